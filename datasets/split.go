@@ -1,0 +1,104 @@
+package datasets
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// GoodDefect is the defect type of normal samples, as in MVTec AD's folder names.
+const GoodDefect = "good"
+
+// Item is one entry of a split: where it comes from and what it is, without its pixels.
+type Item struct {
+	// ID is a stable, human-readable name, e.g. "test/crack/003.png".
+	ID string
+	// ImagePath and MaskPath locate files on disk; both are empty for generated items and MaskPath is
+	// empty for normal images (their mask is all zero).
+	ImagePath, MaskPath string
+	// Label is Normal or Anomalous; Defect is the defect type ("good" for normal items).
+	Label  Label
+	Defect string
+	// Index is a source-specific number (e.g. the seed offset of a synthetic sample).
+	Index int
+}
+
+// Sample is a loaded Item: its image and its mask (C == 1, values 0 or 1, same H and W as the image).
+type Sample struct {
+	Item
+	Image Image
+	Mask  Image
+}
+
+// Source produces the pixels of items, already resized and converted as the dataset was configured.
+// Implementations must be safe for concurrent use.
+type Source interface {
+	Load(it Item) (Sample, error)
+}
+
+// Split is an ordered list of items with the source that loads them. It streams: pixels are loaded
+// on each call. It implements methods.Images (Len and Image).
+type Split struct {
+	// Name is "train", "val" or "test"; Category is e.g. "bottle".
+	Name, Category string
+	Items          []Item
+	Source         Source
+}
+
+// Len returns the number of items.
+func (s *Split) Len() int { return len(s.Items) }
+
+// Sample loads item i.
+func (s *Split) Sample(i int) (Sample, error) {
+	if i < 0 || i >= len(s.Items) {
+		return Sample{}, fmt.Errorf("%s/%s: index %d out of range [0,%d)", s.Category, s.Name, i, len(s.Items))
+	}
+	return s.Source.Load(s.Items[i])
+}
+
+// Image loads the image of item i.
+func (s *Split) Image(i int) (Image, error) {
+	smp, err := s.Sample(i)
+	return smp.Image, err
+}
+
+// Labels returns the labels of all items, in order.
+func (s *Split) Labels() []Label {
+	out := make([]Label, len(s.Items))
+	for i, it := range s.Items {
+		out[i] = it.Label
+	}
+	return out
+}
+
+// Defects returns the defect type of every item, in order.
+func (s *Split) Defects() []string {
+	out := make([]string, len(s.Items))
+	for i, it := range s.Items {
+		out[i] = it.Defect
+	}
+	return out
+}
+
+// Subset returns a split with the items at the given indices, sharing the source.
+func (s *Split) Subset(name string, idx []int) *Split {
+	out := &Split{Name: name, Category: s.Category, Source: s.Source, Items: make([]Item, len(idx))}
+	for i, j := range idx {
+		out.Items[i] = s.Items[j]
+	}
+	return out
+}
+
+// Shuffled returns a copy of the split with its items in a seeded random order.
+func (s *Split) Shuffled(seed uint64) *Split {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	idx := r.Perm(len(s.Items))
+	return s.Subset(s.Name, idx)
+}
+
+// Dataset is one category of a benchmark: a train split of normal images, an optional validation split
+// taken from train, and a test split of normal and anomalous images.
+type Dataset struct {
+	// Benchmark is e.g. "mvtec", "btad", "synth"; Category e.g. "bottle".
+	Benchmark, Category string
+	Train, Val, Test    *Split
+}
