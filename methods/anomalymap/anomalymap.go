@@ -46,6 +46,44 @@ func Upsample(m datasets.Image, h, w int) datasets.Image {
 	return out
 }
 
+// UpsampleAlignCorners resizes a single-channel map to h x w with bilinear interpolation using torch's
+// align_corners=true convention (corner pixels aligned), as Reverse Distillation's official code does.
+func UpsampleAlignCorners(m datasets.Image, h, w int) datasets.Image {
+	if m.C != 1 {
+		panic(fmt.Sprintf("anomalymap.UpsampleAlignCorners: map has %d channels, want 1", m.C))
+	}
+	out := datasets.NewImage(h, w, 1)
+	x0s, x1s, fxs := alignedTaps(m.W, w)
+	y0s, y1s, fys := alignedTaps(m.H, h)
+	for y := 0; y < h; y++ {
+		r0 := m.Pix[y0s[y]*m.W : (y0s[y]+1)*m.W]
+		r1 := m.Pix[y1s[y]*m.W : (y1s[y]+1)*m.W]
+		fy := fys[y]
+		row := out.Pix[y*w : (y+1)*w]
+		for x := range row {
+			a := r0[x0s[x]] + (r0[x1s[x]]-r0[x0s[x]])*fxs[x]
+			b := r1[x0s[x]] + (r1[x1s[x]]-r1[x0s[x]])*fxs[x]
+			row[x] = a + (b-a)*fy
+		}
+	}
+	return out
+}
+
+func alignedTaps(in, out int) (i0, i1 []int, frac []float32) {
+	i0, i1, frac = make([]int, out), make([]int, out), make([]float32, out)
+	scale := 0.0
+	if out > 1 {
+		scale = float64(in-1) / float64(out-1)
+	}
+	for o := 0; o < out; o++ {
+		src := float64(o) * scale
+		lo := min(int(math.Floor(src)), in-1)
+		hi := min(lo+1, in-1)
+		i0[o], i1[o], frac[o] = lo, hi, float32(src-float64(lo))
+	}
+	return
+}
+
 // bilinearTaps returns, for each output index, the two source indices and the weight of the second.
 func bilinearTaps(in, out int) (i0, i1 []int, frac []float32) {
 	i0, i1, frac = make([]int, out), make([]int, out), make([]float32, out)

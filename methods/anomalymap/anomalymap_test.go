@@ -41,6 +41,21 @@ func TestUpsampleMatchesTorch(t *testing.T) {
 	}
 }
 
+func TestUpsampleAlignCornersMatchesTorch(t *testing.T) {
+	cases := loadGolden(t)["upsample_aligned"]
+	if len(cases) == 0 {
+		t.Fatal("no golden cases")
+	}
+	for _, c := range cases {
+		got := UpsampleAlignCorners(datasets.Image{H: c.H, W: c.W, C: 1, Pix: c.In}, c.OH, c.OW)
+		for i, want := range c.Out {
+			if d := math.Abs(float64(got.Pix[i] - want)); d > tol {
+				t.Fatalf("%dx%d->%dx%d: pixel %d = %v, torch %v", c.H, c.W, c.OH, c.OW, i, got.Pix[i], want)
+			}
+		}
+	}
+}
+
 func TestGaussianBlurMatchesTorch(t *testing.T) {
 	for _, c := range loadGolden(t)["blur"] {
 		got := GaussianBlur(datasets.Image{H: c.H, W: c.W, C: 1, Pix: c.In}, c.Sigma)

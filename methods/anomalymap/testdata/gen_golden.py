@@ -31,12 +31,17 @@ def blur(m, sigma):
     return x[0, 0]
 
 
-cases = {"upsample": [], "blur": []}
+cases = {"upsample": [], "upsample_aligned": [], "blur": []}
 for (h, w, oh, ow) in [(7, 5, 23, 17), (4, 4, 16, 16), (14, 14, 56, 56), (6, 9, 6, 3)]:
     m = torch.rand(h, w)
     out = F.interpolate(m[None, None], size=(oh, ow), mode="bilinear", align_corners=False)[0, 0]
     cases["upsample"].append({"h": h, "w": w, "oh": oh, "ow": ow,
                               "in": m.flatten().tolist(), "out": out.flatten().tolist()})
+for (h, w, oh, ow) in [(7, 5, 23, 17), (8, 8, 32, 32), (1, 3, 4, 6)]:
+    m = torch.rand(h, w)
+    out = F.interpolate(m[None, None], size=(oh, ow), mode="bilinear", align_corners=True)[0, 0]
+    cases["upsample_aligned"].append({"h": h, "w": w, "oh": oh, "ow": ow,
+                                      "in": m.flatten().tolist(), "out": out.flatten().tolist()})
 for (h, w, sigma) in [(10, 12, 1.5), (20, 24, 4.0), (40, 33, 2.0)]:
     m = torch.rand(h, w)
     cases["blur"].append({"h": h, "w": w, "sigma": sigma,
