@@ -1,0 +1,134 @@
+// Command samples draws a grid of synthetic benchmark samples: one row per category, two normal images
+// then one image of each defect type with its mask outlined in red, and writes it as a PNG.
+//
+//	go run ./datasets/synth/cmd/samples -out docs/synth_samples.png
+package main
+
+import (
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+
+	"github.com/gonomaly/gonomaly/datasets"
+	"github.com/gonomaly/gonomaly/datasets/synth"
+)
+
+func main() {
+	out := flag.String("out", "docs/synth_samples.png", "output PNG path")
+	thumb := flag.Int("thumb", 112, "thumbnail side in pixels")
+	size := flag.Int("size", 224, "rendered image side in pixels")
+	seed := flag.Uint64("seed", 1, "dataset seed")
+	diff := flag.Float64("difficulty", 0, "defect difficulty in [0, 1]")
+	flag.Parse()
+	if err := run(*out, *thumb, *size, *seed, *diff); err != nil {
+		fmt.Fprintln(os.Stderr, "samples:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out string, thumb, size int, seed uint64, diff float64) error {
+	const gap = 3
+	cats := synth.Categories()
+	cols := 0
+	for _, c := range cats {
+		d, _ := synth.Defects(c)
+		cols = max(cols, 2+len(d))
+	}
+	grid := image.NewRGBA(image.Rect(0, 0, cols*(thumb+gap)+gap, len(cats)*(thumb+gap)+gap))
+	for i := range grid.Pix {
+		grid.Pix[i] = 255
+	}
+	for row, c := range cats {
+		src, err := synth.NewSource(c, synth.Options{Size: size, Seed: seed, Difficulty: diff})
+		if err != nil {
+			return err
+		}
+		defects, _ := synth.Defects(c)
+		items := []datasets.Item{src.Item("test", datasets.GoodDefect, 0), src.Item("test", datasets.GoodDefect, 1)}
+		for _, d := range defects {
+			items = append(items, src.Item("test", d, 0))
+		}
+		for col, it := range items {
+			s, err := src.Load(it)
+			if err != nil {
+				return err
+			}
+			drawThumb(grid, gap+col*(thumb+gap), gap+row*(thumb+gap), thumb, s)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".samples-*.png")
+	if err != nil {
+		return err
+	}
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(tmp, grid); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), out)
+}
+
+// drawThumb box-filters the sample down to t x t at (x0, y0) and outlines its mask in red.
+func drawThumb(dst *image.RGBA, x0, y0, t int, s datasets.Sample) {
+	n := s.Image.H
+	m := make([]bool, t*t)
+	for ty := range t {
+		for tx := range t {
+			ya, yb := ty*n/t, max((ty+1)*n/t, ty*n/t+1)
+			xa, xb := tx*n/t, max((tx+1)*n/t, tx*n/t+1)
+			var c [3]float32
+			cnt := float32(0)
+			for y := ya; y < yb; y++ {
+				for x := xa; x < xb; x++ {
+					for k := range 3 {
+						c[k] += s.Image.At(y, x, k)
+					}
+					if s.Mask.At(y, x, 0) > 0 {
+						m[ty*t+tx] = true
+					}
+					cnt++
+				}
+			}
+			dst.Set(x0+tx, y0+ty, color.RGBA{uint8(c[0]/cnt*255 + 0.5), uint8(c[1]/cnt*255 + 0.5), uint8(c[2]/cnt*255 + 0.5), 255})
+		}
+	}
+	// Outline the mask dilated by two pixels, so the defect itself stays visible.
+	in := func(x, y int) bool { return x >= 0 && y >= 0 && x < t && y < t && m[y*t+x] }
+	dil := make([]bool, t*t)
+	for ty := range t {
+		for tx := range t {
+			for dy := -2; dy <= 2 && !dil[ty*t+tx]; dy++ {
+				for dx := -2; dx <= 2; dx++ {
+					if in(tx+dx, ty+dy) {
+						dil[ty*t+tx] = true
+						break
+					}
+				}
+			}
+		}
+	}
+	for ty := range t {
+		for tx := range t {
+			if !dil[ty*t+tx] {
+				continue
+			}
+			edge := tx == 0 || ty == 0 || tx == t-1 || ty == t-1 ||
+				!dil[ty*t+tx-1] || !dil[ty*t+tx+1] || !dil[(ty-1)*t+tx] || !dil[(ty+1)*t+tx]
+			if edge {
+				dst.Set(x0+tx, y0+ty, color.RGBA{255, 30, 30, 255})
+			}
+		}
+	}
+}

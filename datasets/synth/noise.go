@@ -1,0 +1,179 @@
+package synth
+
+import (
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+)
+
+// splitmix64 is a strong 64-bit mixer (Steele, Lea, Flood, "Fast splittable pseudorandom number
+// generators", OOPSLA 2014); it turns (seed, key) pairs into independent PCG seeds.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// hashString returns a 64-bit FNV-1a hash of s.
+func hashString(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// NewRand returns a PCG generator derived from seed and a key, so that every (seed, key) pair gives an
+// independent, reproducible stream. Samples use key = category + "/" + item ID, which is what makes
+// loading random-access.
+func NewRand(seed uint64, key string) *rand.Rand {
+	k := hashString(key)
+	a := splitmix64(seed ^ splitmix64(k))
+	b := splitmix64(a ^ 0xd1b54a32d192ed03 ^ k)
+	return rand.New(rand.NewPCG(a, b))
+}
+
+// uniform returns a float64 in [lo, hi).
+func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }
+
+// smooth is the quintic fade 6t^5-15t^4+10t^3 of Perlin, "Improving noise", SIGGRAPH 2002.
+func smooth(t float32) float32 { return t * t * t * (t*(t*6-15) + 10) }
+
+// lattice is periodic value noise: random values on a gw x gh grid, interpolated with the quintic fade.
+// Coordinates are in lattice cells and wrap around, so the field tiles and any rotation stays defined.
+type lattice struct {
+	gw, gh int
+	v      []float32
+}
+
+func newLattice(r *rand.Rand, gw, gh int) *lattice {
+	gw, gh = max(gw, 1), max(gh, 1)
+	l := &lattice{gw: gw, gh: gh, v: make([]float32, gw*gh)}
+	for i := range l.v {
+		l.v[i] = r.Float32()*2 - 1
+	}
+	return l
+}
+
+// at samples the noise at (x, y) in cell units; the result is in [-1, 1].
+func (l *lattice) at(x, y float32) float32 {
+	fx, fy := float32(math.Floor(float64(x))), float32(math.Floor(float64(y)))
+	tx, ty := smooth(x-fx), smooth(y-fy)
+	ix, iy := int(fx)%l.gw, int(fy)%l.gh
+	if ix < 0 {
+		ix += l.gw
+	}
+	if iy < 0 {
+		iy += l.gh
+	}
+	ix1, iy1 := ix+1, iy+1
+	if ix1 == l.gw {
+		ix1 = 0
+	}
+	if iy1 == l.gh {
+		iy1 = 0
+	}
+	r0, r1 := l.v[iy*l.gw:], l.v[iy1*l.gw:]
+	a := r0[ix] + (r0[ix1]-r0[ix])*tx
+	b := r1[ix] + (r1[ix1]-r1[ix])*tx
+	return a + (b-a)*ty
+}
+
+// fbm is fractal value noise: octaves of lattices, each twice as fine and half as strong.
+type fbm struct {
+	oct  []*lattice
+	cell []float32 // pixels per cell of each octave, per axis (x then y)
+	amp  []float32
+	norm float32
+}
+
+// newFBM makes fractal noise over a size x size image whose coarsest octave has cx x cy cells.
+func newFBM(r *rand.Rand, size int, cx, cy float64, octaves int, gain float32) *fbm {
+	f := &fbm{}
+	a := float32(1)
+	for o := range octaves {
+		m := float64(int(1) << o)
+		gx, gy := max(1, int(math.Round(cx*m))), max(1, int(math.Round(cy*m)))
+		f.oct = append(f.oct, newLattice(r, gx, gy))
+		f.cell = append(f.cell, float32(gx)/float32(size), float32(gy)/float32(size))
+		f.amp = append(f.amp, a)
+		f.norm += a
+		a *= gain
+	}
+	f.norm = 1 / f.norm
+	return f
+}
+
+// at returns the noise at pixel (x, y), in [-1, 1].
+func (f *fbm) at(x, y float32) float32 {
+	var s float32
+	for o, l := range f.oct {
+		s += f.amp[o] * l.at(x*f.cell[2*o], y*f.cell[2*o+1])
+	}
+	return s * f.norm
+}
+
+// field evaluates the noise on every pixel of a size x size grid.
+func (f *fbm) field(size int) []float32 {
+	out := make([]float32, size*size)
+	for y := range size {
+		row := out[y*size : (y+1)*size]
+		for x := range row {
+			row[x] = f.at(float32(x), float32(y))
+		}
+	}
+	return out
+}
+
+// PerlinNoise fills an h x w field with 2-D gradient noise (Perlin, "An image synthesizer",
+// SIGGRAPH 1985; quintic fade from "Improving noise", 2002) with resY x resX lattice periods over the
+// image, rotated by angle radians about the centre. The lattice is periodic, so rotated coordinates stay
+// defined everywhere. Values lie roughly in [-0.7, 0.7]. DRAEM thresholds this field at 0.5.
+func PerlinNoise(r *rand.Rand, h, w, resY, resX int, angle float64) []float32 {
+	resY, resX = max(resY, 1), max(resX, 1)
+	gx := make([]float32, resY*resX)
+	gy := make([]float32, resY*resX)
+	for i := range gx {
+		a := r.Float64() * 2 * math.Pi
+		gx[i], gy[i] = float32(math.Cos(a)), float32(math.Sin(a))
+	}
+	out := make([]float32, h*w)
+	ca, sa := float32(math.Cos(angle)), float32(math.Sin(angle))
+	cy, cx := float32(h)/2, float32(w)/2
+	sy, sx := float32(resY)/float32(h), float32(resX)/float32(w)
+	for y := range h {
+		for x := range w {
+			dx, dy := float32(x)-cx, float32(y)-cy
+			u := (ca*dx-sa*dy+cx)*sx + float32(resX)*4 // offset keeps coordinates positive
+			v := (sa*dx+ca*dy+cy)*sy + float32(resY)*4
+			fu, fv := float32(math.Floor(float64(u))), float32(math.Floor(float64(v)))
+			tu, tv := u-fu, v-fv
+			i0, j0 := int(fu)%resX, int(fv)%resY
+			i1, j1 := (i0+1)%resX, (j0+1)%resY
+			g := func(i, j int, px, py float32) float32 { k := j*resX + i; return gx[k]*px + gy[k]*py }
+			n00 := g(i0, j0, tu, tv)
+			n10 := g(i1, j0, tu-1, tv)
+			n01 := g(i0, j1, tu, tv-1)
+			n11 := g(i1, j1, tu-1, tv-1)
+			su, sv := smooth(tu), smooth(tv)
+			a := n00 + (n10-n00)*su
+			b := n01 + (n11-n01)*su
+			out[y*w+x] = (a + (b-a)*sv) * float32(math.Sqrt2)
+		}
+	}
+	return out
+}
+
+func clamp01(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 1 {
+		return 1
+	}
+	return v
+}
+
+func lerp(a, b, t float32) float32 { return a + (b-a)*t }
+
+// gauss returns a standard normal float32.
+func gauss(r *rand.Rand) float32 { return float32(r.NormFloat64()) }

@@ -1,0 +1,442 @@
+// Package synth is a procedural defect benchmark in the shape of MVTec AD (Bergmann et al., "MVTec AD
+// — A comprehensive real-world dataset for unsupervised anomaly detection", CVPR 2019): texture and
+// object categories, a train split of normal images and a test split of normal and defective images
+// with exact pixel masks. Nothing is read from disk: every sample is rendered from (seed, category,
+// split, defect, index), so loading is random-access and reproducible.
+//
+// Normal images vary as real ones do (texture phase, scale and colour, object pose, lighting gradient,
+// vignetting, sensor noise), so a detector must learn the normal variation rather than a template.
+// Defects (scratch, crack, hole, stain, contamination; missing, bent and misplaced parts on objects)
+// range from small to large; Options.Difficulty makes them smaller and fainter.
+//
+// A defect's mask is exact: a pixel is in the mask if and only if it differs from the clean render of
+// the same sample, by at least MinDefectDelta in some channel.
+//
+// See also WriteMVTec to put a category on disk in MVTec AD's layout.
+package synth
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gonomaly/gonomaly/datasets"
+)
+
+// Benchmark is the Dataset.Benchmark name of the synthetic benchmark.
+const Benchmark = "synth"
+
+// MinDefectDelta is the smallest change, in [0, 1] intensity in at least one channel, of every defect
+// pixel with respect to the clean render (about 5 grey levels in 8 bits, so it survives PNG export).
+const MinDefectDelta = 0.02
+
+// geomThreshold is the surface change above which a re-rendered (geometric) defect counts a pixel as
+// changed; smaller changes at antialiased edges are reverted to the clean render.
+const geomThreshold = 0.04
+
+type category struct {
+	name    string
+	texture textureMaker
+	object  func(r *rand.Rand, n int) (surface, object)
+	defects []string
+}
+
+type textureMaker func(r *rand.Rand, n int) textureRenderer
+
+var textureDefects = []string{Scratch, Crack, Hole, Stain, Contamination}
+
+var categories = []category{
+	{name: "carpet", texture: newCarpet, defects: textureDefects},
+	{name: "grid", texture: newGrid, defects: textureDefects},
+	{name: "wood", texture: newWood, defects: textureDefects},
+	{name: "marble", texture: newMarble, defects: textureDefects},
+	{name: "leather", texture: newLeather, defects: textureDefects},
+	{name: "tile", texture: newTile, defects: textureDefects},
+	{name: "nut", object: newNut, defects: []string{Scratch, Crack, Stain, Contamination, Missing, Misplaced}},
+	{name: "screw", object: newScrew, defects: []string{Scratch, Stain, Contamination, Missing, Bent, Misplaced}},
+	{name: "pill", object: newPill, defects: []string{Scratch, Crack, Hole, Stain, Contamination, Missing, Misplaced}},
+}
+
+func lookup(name string) (*category, error) {
+	for i := range categories {
+		if categories[i].name == name {
+			return &categories[i], nil
+		}
+	}
+	return nil, fmt.Errorf("synth: unknown category %q (have %s)", name, strings.Join(Categories(), ", "))
+}
+
+// Categories returns every category name: the textures, then the objects.
+func Categories() []string { return append(Textures(), Objects()...) }
+
+// Textures returns the texture categories: carpet, grid, wood, marble, leather, tile.
+func Textures() []string {
+	var out []string
+	for _, c := range categories {
+		if c.texture != nil {
+			out = append(out, c.name)
+		}
+	}
+	return out
+}
+
+// Objects returns the object categories: nut, screw, pill.
+func Objects() []string {
+	var out []string
+	for _, c := range categories {
+		if c.object != nil {
+			out = append(out, c.name)
+		}
+	}
+	return out
+}
+
+// Defects returns the defect types of a category (not including "good").
+func Defects(category string) ([]string, error) {
+	c, err := lookup(category)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(c.defects), nil
+}
+
+// Options configures a synthetic category. Zero fields take their defaults.
+type Options struct {
+	// Size is the image side in pixels (square, RGB). Default 256; range [32, 4096].
+	Size int
+	// Seed selects the whole dataset; the same seed gives identical pixels.
+	Seed uint64
+	// Difficulty in [0, 1] makes defects smaller and fainter: 0 (default) spans clearly visible small to
+	// large defects, 1 keeps them small and subtle (never below MinDefectDelta).
+	Difficulty float64
+	// Train is the number of normal training images. Default 60.
+	Train int
+	// TestNormal is the number of normal test images. Default 20.
+	TestNormal int
+	// TestPerDefect is the number of test images of each defect type. Default 8.
+	TestPerDefect int
+	// ValFraction in [0, 1) moves that fraction of the training images (the last ones) to a validation
+	// split. Default 0: no validation split.
+	ValFraction float64
+}
+
+// DefaultOptions returns the defaults: 256 px, seed 0, difficulty 0, 60 train, 20 normal and 8 per
+// defect type in test, no validation split.
+func DefaultOptions() Options {
+	return Options{Size: 256, Train: 60, TestNormal: 20, TestPerDefect: 8}
+}
+
+func (o Options) withDefaults() (Options, error) {
+	d := DefaultOptions()
+	if o.Size == 0 {
+		o.Size = d.Size
+	}
+	if o.Train == 0 {
+		o.Train = d.Train
+	}
+	if o.TestNormal == 0 {
+		o.TestNormal = d.TestNormal
+	}
+	if o.TestPerDefect == 0 {
+		o.TestPerDefect = d.TestPerDefect
+	}
+	switch {
+	case o.Size < 32 || o.Size > 4096:
+		return o, fmt.Errorf("synth: Size %d out of range [32, 4096]", o.Size)
+	case math.IsNaN(o.Difficulty) || o.Difficulty < 0 || o.Difficulty > 1:
+		return o, fmt.Errorf("synth: Difficulty %v out of range [0, 1]", o.Difficulty)
+	case o.Train < 0 || o.TestNormal < 0 || o.TestPerDefect < 0:
+		return o, fmt.Errorf("synth: negative sample count (Train %d, TestNormal %d, TestPerDefect %d)", o.Train, o.TestNormal, o.TestPerDefect)
+	case math.IsNaN(o.ValFraction) || o.ValFraction < 0 || o.ValFraction >= 1:
+		return o, fmt.Errorf("synth: ValFraction %v out of range [0, 1)", o.ValFraction)
+	}
+	return o, nil
+}
+
+// Source renders the samples of one category; it implements datasets.Source and is safe for concurrent
+// use.
+type Source struct {
+	cat  *category
+	opts Options
+}
+
+// NewSource returns the Source of a category.
+func NewSource(category string, opts Options) (*Source, error) {
+	c, err := lookup(category)
+	if err != nil {
+		return nil, err
+	}
+	if opts, err = opts.withDefaults(); err != nil {
+		return nil, err
+	}
+	return &Source{cat: c, opts: opts}, nil
+}
+
+// Category returns the category name.
+func (s *Source) Category() string { return s.cat.name }
+
+// Options returns the options with defaults filled in.
+func (s *Source) Options() Options { return s.opts }
+
+// ItemID returns the ID of sample index of a split ("train" or "test") and defect type ("good" for
+// normal), e.g. "test/crack/003.png"; Load renders items from their ID and Defect.
+func ItemID(split, defect string, index int) string {
+	return fmt.Sprintf("%s/%s/%03d.png", split, defect, index)
+}
+
+// Item returns the item of sample index of a split and defect type.
+func (s *Source) Item(split, defect string, index int) datasets.Item {
+	it := datasets.Item{ID: ItemID(split, defect, index), Label: datasets.Normal, Defect: defect, Index: index}
+	if defect != datasets.GoodDefect {
+		it.Label = datasets.Anomalous
+	}
+	return it
+}
+
+// Load renders an item. Its pixels depend only on the options' seed, size and difficulty, the category,
+// and the item's ID and defect type.
+func (s *Source) Load(it datasets.Item) (datasets.Sample, error) {
+	if it.Defect != datasets.GoodDefect && !slices.Contains(s.cat.defects, it.Defect) {
+		return datasets.Sample{}, fmt.Errorf("synth: %s/%s: category %s has no defect type %q", s.cat.name, it.ID, s.cat.name, it.Defect)
+	}
+	if (it.Defect == datasets.GoodDefect) != (it.Label == datasets.Normal) {
+		return datasets.Sample{}, fmt.Errorf("synth: %s/%s: label %d does not match defect type %q", s.cat.name, it.ID, it.Label, it.Defect)
+	}
+	r := NewRand(s.opts.Seed, s.cat.name+"/"+it.ID)
+	img, mask, err := render(s.cat, s.opts.Size, s.opts.Difficulty, it.Defect, r)
+	if err != nil {
+		return datasets.Sample{}, fmt.Errorf("synth: %s/%s: %w", s.cat.name, it.ID, err)
+	}
+	return datasets.Sample{Item: it, Image: img, Mask: mask}, nil
+}
+
+// New returns a category of the benchmark: Train (normal only), Val (the last ValFraction of the train
+// images, nil when ValFraction is 0) and Test (TestNormal normal images, then TestPerDefect images of
+// each defect type in Defects order).
+func New(category string, opts Options) (*datasets.Dataset, error) {
+	src, err := NewSource(category, opts)
+	if err != nil {
+		return nil, err
+	}
+	o := src.opts
+	ds := &datasets.Dataset{Benchmark: Benchmark, Category: category}
+	train := &datasets.Split{Name: "train", Category: category, Source: src}
+	for i := range o.Train {
+		train.Items = append(train.Items, src.Item("train", datasets.GoodDefect, i))
+	}
+	if nv := int(math.Round(o.ValFraction * float64(o.Train))); nv > 0 {
+		if nv >= o.Train {
+			return nil, fmt.Errorf("synth: ValFraction %v leaves no training images out of %d", o.ValFraction, o.Train)
+		}
+		ds.Val = &datasets.Split{Name: "val", Category: category, Source: src, Items: train.Items[o.Train-nv:]}
+		train.Items = train.Items[:o.Train-nv]
+	}
+	test := &datasets.Split{Name: "test", Category: category, Source: src}
+	for i := range o.TestNormal {
+		test.Items = append(test.Items, src.Item("test", datasets.GoodDefect, i))
+	}
+	for _, d := range src.cat.defects {
+		for i := range o.TestPerDefect {
+			test.Items = append(test.Items, src.Item("test", d, i))
+		}
+	}
+	ds.Train, ds.Test = train, test
+	return ds, nil
+}
+
+// LoadAll loads every sample of a split, in order, on all cores (GOMAXPROCS workers).
+func LoadAll(s *datasets.Split) ([]datasets.Sample, error) {
+	out := make([]datasets.Sample, s.Len())
+	errs := make([]error, s.Len())
+	var next int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), s.Len())) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= s.Len() {
+					return
+				}
+				out[i], errs[i] = s.Sample(i)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Texture renders a defect-free texture of a texture category (its surface colour, without lighting or
+// noise), size x size RGB; anomaly synthesis uses these as offline texture sources.
+func Texture(category string, size int, seed uint64) (datasets.Image, error) {
+	c, err := lookup(category)
+	if err != nil {
+		return datasets.Image{}, err
+	}
+	if c.texture == nil {
+		return datasets.Image{}, fmt.Errorf("synth: %q is an object category, not a texture", category)
+	}
+	if size < 8 || size > 4096 {
+		return datasets.Image{}, fmt.Errorf("synth: texture size %d out of range [8, 4096]", size)
+	}
+	r := NewRand(seed, "texture/"+category+"/"+strconv.Itoa(size))
+	s := make(surface, size*size*3)
+	c.texture(r, size)(s, size)
+	for i, v := range s {
+		s[i] = clamp01(v)
+	}
+	return datasets.Image{H: size, W: size, C: 3, Pix: s}, nil
+}
+
+// render draws one sample: every normal-variation parameter is drawn from r first, so the clean image of
+// a sample does not depend on its defect; then the defect, if any.
+func render(c *category, n int, difficulty float64, defect string, r *rand.Rand) (datasets.Image, datasets.Image, error) {
+	surf := make(surface, n*n*3)
+	sup := make([]bool, n*n)
+	var bg surface
+	var obj object
+	if c.texture != nil {
+		c.texture(r, n)(surf, n)
+		for i := range sup {
+			sup[i] = true
+		}
+	} else {
+		bg, obj = c.object(r, n)
+		copy(surf, bg)
+		obj.draw(surf, sup, n, nil)
+	}
+	light := lighting(r, n)
+	noise := sensorNoise(r, n)
+	clean := compose(surf, light, noise)
+	mask := datasets.NewImage(n, n, 1)
+	if defect == datasets.GoodDefect {
+		return clean, mask, nil
+	}
+
+	size, gain := 1-0.6*difficulty, 1-0.6*difficulty
+	def := make(surface, len(surf))
+	region := make([]bool, n*n)
+	minArea := max(2, int(math.Round(4*float64(n*n)/(256*256))))
+	area := 0
+	for range 30 {
+		clear(region)
+		if isGeometric(defect) {
+			e := obj.edit(r, defect, difficulty, n)
+			if e == nil {
+				return datasets.Image{}, datasets.Image{}, fmt.Errorf("defect type %q does not apply", defect)
+			}
+			copy(def, bg)
+			obj.draw(def, make([]bool, n*n), n, e)
+			for i := range region {
+				d := max(abs32(def[3*i]-surf[3*i]), abs32(def[3*i+1]-surf[3*i+1]), abs32(def[3*i+2]-surf[3*i+2]))
+				if d > geomThreshold {
+					region[i] = true
+				} else {
+					copy(def[3*i:3*i+3], surf[3*i:3*i+3])
+				}
+			}
+		} else {
+			copy(def, surf)
+			p := &painter{s: def, sup: sup, region: region, n: n, r: r, size: size, gain: gain}
+			p.paint(defect)
+		}
+		area = 0
+		for _, b := range region {
+			if b {
+				area++
+			}
+		}
+		if area >= minArea {
+			break
+		}
+	}
+	if area < minArea {
+		return datasets.Image{}, datasets.Image{}, fmt.Errorf("could not place a %s defect", defect)
+	}
+	img := compose(def, light, noise)
+	for i, in := range region {
+		a, b := img.Pix[3*i:3*i+3], clean.Pix[3*i:3*i+3]
+		if !in {
+			copy(a, b)
+			continue
+		}
+		mask.Pix[i] = 1
+		if max(abs32(a[0]-b[0]), abs32(a[1]-b[1]), abs32(a[2]-b[2])) >= MinDefectDelta {
+			continue
+		}
+		// Too faint to count: push it to the minimum visible change, away from the nearer bound.
+		sgn := float32(MinDefectDelta * 1.01)
+		if (b[0]+b[1]+b[2])/3 > 0.5 {
+			sgn = -sgn
+		}
+		for k := range 3 {
+			a[k] = clamp01(b[k] + sgn)
+		}
+	}
+	return img, mask, nil
+}
+
+// lighting draws a multiplicative illumination field: exposure, a linear gradient and vignetting.
+func lighting(r *rand.Rand, n int) []float32 {
+	exp := float32(uniform(r, 0.9, 1.1))
+	a := r.Float64() * 2 * math.Pi
+	g := uniform(r, 0.04, 0.14)
+	gx, gy := float32(g*math.Cos(a)), float32(g*math.Sin(a))
+	vig := float32(uniform(r, 0, 0.12))
+	vx, vy := float32(uniform(r, 0.4, 0.6)), float32(uniform(r, 0.4, 0.6))
+	out := make([]float32, n*n)
+	nf := float32(n)
+	for y := range n {
+		for x := range n {
+			u, v := float32(x)/nf, float32(y)/nf
+			d2 := (u-vx)*(u-vx) + (v-vy)*(v-vy)
+			out[y*n+x] = exp * (1 + 2*(gx*(u-0.5)+gy*(v-0.5))) * (1 - vig*d2*2)
+		}
+	}
+	return out
+}
+
+// sensorNoise draws additive Gaussian noise, mostly shared by the channels (luminance) with a little
+// per-channel (chroma) noise; its strength varies per sample.
+func sensorNoise(r *rand.Rand, n int) []float32 {
+	sigma := float32(uniform(r, 0.006, 0.018))
+	out := make([]float32, n*n*3)
+	for i := 0; i < len(out); i += 3 {
+		l := sigma * gauss(r)
+		bits := r.Uint64()
+		for k := range 3 {
+			u := float32((bits>>(21*k))&0x1fffff)/float32(0x1fffff) - 0.5
+			out[i+k] = l + sigma*0.5*u
+		}
+	}
+	return out
+}
+
+// compose lights the surface, adds sensor noise and clamps to [0, 1].
+func compose(s surface, light, noise []float32) datasets.Image {
+	n2 := len(light)
+	n := int(math.Sqrt(float64(n2)))
+	img := datasets.NewImage(n, n, 3)
+	for i := range n2 {
+		l := light[i]
+		for k := range 3 {
+			img.Pix[3*i+k] = clamp01(s[3*i+k]*l + noise[3*i+k])
+		}
+	}
+	return img
+}
