@@ -85,7 +85,7 @@ func DecodeConfigFile(path string, lim Limits) (ImageConfig, error) {
 	defer f.Close()
 	cfg, format, err := safeDecodeConfig(bufio.NewReader(f))
 	if err != nil {
-		return ImageConfig{}, fmt.Errorf("%s: not a readable image: %w", path, err)
+		return ImageConfig{}, fmt.Errorf("%s: %w", path, notReadable(err))
 	}
 	if err := lim.check(cfg.Width, cfg.Height); err != nil {
 		return ImageConfig{}, fmt.Errorf("%s: %w", path, err)
@@ -122,7 +122,7 @@ func DecodeBytes(data []byte, channels int, lim Limits) (Image, error) {
 func decodeGo(data []byte, lim Limits) (image.Image, error) {
 	cfg, format, err := safeDecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("not a readable image: %w", err)
+		return nil, notReadable(err)
 	}
 	if err := lim.check(cfg.Width, cfg.Height); err != nil {
 		return nil, err
@@ -142,6 +142,14 @@ func decodeGo(data []byte, lim Limits) (image.Image, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// notReadable explains a header that no registered decoder accepts.
+func notReadable(err error) error {
+	if errors.Is(err, image.ErrFormat) {
+		return fmt.Errorf("not a readable image: unknown format (PNG, JPEG, BMP and TIFF are supported): %w", err)
+	}
+	return fmt.Errorf("not a readable image: %w", err)
 }
 
 // safeDecodeConfig and safeDecode turn a panic of a third-party decoder on hostile input into an error:
@@ -310,12 +318,21 @@ func FromGoImage(g image.Image, channels int) (Image, error) {
 	default:
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
-				n := color.NRGBA64Model.Convert(g.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+				n := straightRGB(g.At(b.Min.X+x, b.Min.Y+y))
 				put(y*w+x, float32(n.R)*inv16, float32(n.G)*inv16, float32(n.B)*inv16)
 			}
 		}
 	}
 	return out, nil
+}
+
+// straightRGB converts a colour to non-premultiplied 16-bit RGBA, keeping the colour of transparent
+// straight-alpha pixels (color.NRGBA64Model would go through premultiplied RGBA and lose it).
+func straightRGB(c color.Color) color.NRGBA64 {
+	if n, ok := c.(color.NRGBA); ok {
+		return color.NRGBA64{uint16(n.R) * 0x101, uint16(n.G) * 0x101, uint16(n.B) * 0x101, uint16(n.A) * 0x101}
+	}
+	return color.NRGBA64Model.Convert(c).(color.NRGBA64)
 }
 
 // maskFromGoImage binarises a decoded mask: a pixel is defect (1) when any of its colour channels is
@@ -360,7 +377,7 @@ func maskFromGoImage(g image.Image) Image {
 	default:
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
-				n := color.NRGBA64Model.Convert(g.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+				n := straightRGB(g.At(b.Min.X+x, b.Min.Y+y))
 				if n.R|n.G|n.B != 0 {
 					out.Pix[y*w+x] = 1
 				}
