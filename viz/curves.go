@@ -289,7 +289,7 @@ func PRO(limit float64, series ...Series) (*Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	shade.Color = color.RGBA{R: 238, G: 238, B: 238, A: 255}
+	shade.Color = shadeColor
 	shade.LineStyle.Width = 0
 	c.Plot.Add(shade)
 	addGrid(c.Plot)
@@ -349,3 +349,6 @@ func LossCurves(logY bool, series ...Series) (*Chart, error) {
 	}
 	return c, nil
 }
+
+// shadeColor fills the part of a PRO chart that AUPRO integrates.
+var shadeColor = color.RGBA{R: 236, G: 236, B: 236, A: 255}
