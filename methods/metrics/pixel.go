@@ -31,8 +31,14 @@ func WithBins(b int) PixelOption { return func(c *pixelConfig) { c.bins = b } }
 // keeps every threshold step. Thinning never changes the metrics, which use every step.
 func WithCurvePoints(n int) PixelOption { return func(c *pixelConfig) { c.curvePoints = n } }
 
-// WithWorkers sets how many goroutines scan the maps (default GOMAXPROCS).
-func WithWorkers(n int) PixelOption { return func(c *pixelConfig) { c.workers = n } }
+// WithWorkers sets how many goroutines scan the maps (n <= 0: GOMAXPROCS, the default).
+func WithWorkers(n int) PixelOption {
+	return func(c *pixelConfig) {
+		if n > 0 {
+			c.workers = n
+		}
+	}
+}
 
 // withWindow sets how many pixels exact mode scatters per pass (tests use it to force many passes).
 func withWindow(n int) PixelOption { return func(c *pixelConfig) { c.window = n } }
