@@ -1,0 +1,103 @@
+package nn
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// The benchmark: 3x3 conv 64->64 on 64x64, batch 8, padding 1 (stride 1).
+const (
+	benchN, benchH, benchW, benchC = 8, 64, 64, 64
+	benchK                         = 3
+)
+
+// benchConvFLOPs is 2*N*Ho*Wo*Cout*KH*KW*Cin, the multiply-adds of the forward convolution.
+const benchConvFLOPs = 2.0 * benchN * benchH * benchW * benchC * benchK * benchK * benchC
+
+func randTensor32(rng *rand.Rand, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = float32(2*rng.Float64() - 1)
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
+}
+
+// benchGraph compiles fn once and times its execution, reporting GFLOP/s for flops per call.
+func benchGraph(b *testing.B, flops float64, fn func([]*Node) []*Node, inputs ...*tensors.Tensor) {
+	exec, err := NewExec(backend(b), fn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := make([]any, len(inputs))
+	for i, in := range inputs {
+		args[i] = in
+	}
+	if _, err := exec.Exec(args...); err != nil { // compile and warm up outside the timed loop
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		outs, err := exec.Exec(args...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, o := range outs {
+			o.FinalizeAll()
+		}
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func convBenchInputs() (*tensors.Tensor, *tensors.Tensor) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	return randTensor32(rng, benchN, benchH, benchW, benchC), randTensor32(rng, benchK, benchK, benchC, benchC)
+}
+
+func convolveRef(x, k *Node) *Node {
+	return Convolve(x, k).StridePerAxis(1, 1).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+}
+
+func BenchmarkConv2DForward(b *testing.B) {
+	x, k := convBenchInputs()
+	benchGraph(b, benchConvFLOPs, func(in []*Node) []*Node {
+		return []*Node{Conv2D(in[0], in[1], ConvConfig{Padding: 1})}
+	}, x, k)
+}
+
+// Forward+backward does the forward product plus two of the same size (input and kernel gradients).
+func BenchmarkConv2DForwardBackward(b *testing.B) {
+	x, k := convBenchInputs()
+	benchGraph(b, 3*benchConvFLOPs, func(in []*Node) []*Node {
+		y := Conv2D(in[0], in[1], ConvConfig{Padding: 1})
+		return Gradient(ReduceAllSum(Mul(y, y)), in[0], in[1])
+	}, x, k)
+}
+
+func BenchmarkConvolveForward(b *testing.B) {
+	x, k := convBenchInputs()
+	benchGraph(b, benchConvFLOPs, func(in []*Node) []*Node { return []*Node{convolveRef(in[0], in[1])} }, x, k)
+}
+
+// On the pure-Go backend this fails while building the graph (ConvGeneral's gradient needs Reverse).
+func BenchmarkConvolveForwardBackward(b *testing.B) {
+	x, k := convBenchInputs()
+	benchGraph(b, 3*benchConvFLOPs, func(in []*Node) []*Node {
+		y := convolveRef(in[0], in[1])
+		return Gradient(ReduceAllSum(Mul(y, y)), in[0], in[1])
+	}, x, k)
+}
+
+// BenchmarkMatMul multiplies [N*H*W, 9*Cin] by [9*Cin, Cout]: the same FLOPs as the convolution.
+func BenchmarkMatMul(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	lhs := randTensor32(rng, benchN*benchH*benchW, benchK*benchK*benchC)
+	rhs := randTensor32(rng, benchK*benchK*benchC, benchC)
+	benchGraph(b, benchConvFLOPs, func(in []*Node) []*Node { return []*Node{MatMul(in[0], in[1])} }, lhs, rhs)
+}

@@ -1,0 +1,81 @@
+package nn
+
+import (
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+)
+
+// ConvConfig configures Conv2D. Zero values mean Stride 1, Padding 0, Dilation 1, Groups 1.
+// Kernels, strides, padding and dilation are square (the same on both spatial axes).
+type ConvConfig struct {
+	// Stride is the step between output positions; default 1.
+	Stride int
+	// Padding is the number of zero rows/columns added on each side; default 0.
+	Padding int
+	// Dilation is the spacing between kernel taps; default 1.
+	Dilation int
+	// Groups splits input and output channels into this many independent groups; default 1.
+	Groups int
+}
+
+func (cfg ConvConfig) withDefaults() ConvConfig {
+	if cfg.Stride == 0 {
+		cfg.Stride = 1
+	}
+	if cfg.Dilation == 0 {
+		cfg.Dilation = 1
+	}
+	if cfg.Groups == 0 {
+		cfg.Groups = 1
+	}
+	return cfg
+}
+
+// Conv2D convolves x [N,H,W,Cin] (NHWC) with kernel [KH,KW,Cin/Groups,Cout] (HWIO), returning
+// [N,Ho,Wo,Cout] with PyTorch's torch.nn.functional.conv2d semantics (cross-correlation, zero padding,
+// Ho = floor((H + 2*Padding - Dilation*(KH-1) - 1)/Stride) + 1).
+//
+// It gathers the input patches (im2col) and multiplies them by the kernel with one MatMul, so forward
+// and backward run on every backend, at MatMul speed, on the pure-Go one.
+//
+// See also ConvTranspose2D and the context layer Conv.
+func Conv2D(x, kernel *Node, cfg ConvConfig) *Node {
+	cfg = cfg.withDefaults()
+	if x.Rank() != 4 || kernel.Rank() != 4 {
+		panicf("nn.Conv2D: want x [N,H,W,Cin] and kernel [KH,KW,Cin/Groups,Cout], got x %s and kernel %s",
+			x.Shape(), kernel.Shape())
+	}
+	xd, kd := x.Shape().Dimensions, kernel.Shape().Dimensions
+	cin, cout, groups := xd[3], kd[3], cfg.Groups
+	if groups < 1 || cin%groups != 0 || cout%groups != 0 || kd[2]*groups != cin {
+		panicf("nn.Conv2D: x %s and kernel %s do not match Groups=%d (kernel must be [KH,KW,Cin/Groups,Cout])",
+			x.Shape(), kernel.Shape(), groups)
+	}
+	if kernel.DType() != x.DType() {
+		panicf("nn.Conv2D: x dtype %s and kernel dtype %s differ", x.DType(), kernel.DType())
+	}
+	win := newWindow("Conv2D", xd[0], xd[1], xd[2], kd[0], kd[1], cfg.Stride, cfg.Stride,
+		cfg.Padding, cfg.Padding, cfg.Dilation, cfg.Dilation)
+	taps := kd[0] * kd[1]
+	rows := win.n * win.ho * win.wo
+
+	// 1x1 kernels without stride or padding need no gathering at all.
+	var patches *Node
+	if taps == 1 && !win.needsPadding() && win.sh == 1 && win.sw == 1 {
+		patches = Reshape(x, rows, 1, cin)
+	} else {
+		patches = gatherPatches(x, win, 0) // [rows, taps, cin]
+	}
+
+	var out *Node
+	if groups == 1 {
+		out = MatMul(Reshape(patches, rows, taps*cin), Reshape(kernel, taps*cin, cout))
+	} else {
+		cg, og := cin/groups, cout/groups
+		p := Reshape(patches, rows, taps, groups, cg)
+		k := Reshape(kernel, taps, cg, groups, og)
+		// Batch over groups: [groups, rows, og].
+		out = DotGeneral(p, []int{1, 3}, []int{2}, k, []int{0, 1}, []int{2})
+		out = Reshape(TransposeAllDims(out, 1, 0, 2), rows, cout)
+	}
+	return Reshape(out, win.n, win.ho, win.wo, cout)
+}

@@ -1,0 +1,116 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// window describes a 2D sliding window over an NHWC image: sizes, strides, zero padding (top/left and
+// bottom/right, equal in torch) and dilation, per spatial axis.
+type window struct {
+	kh, kw  int
+	sh, sw  int
+	ph, pw  int
+	dh, dw  int
+	ho, wo  int // output spatial size
+	n, h, w int // input batch and spatial size
+}
+
+// newWindow validates a window over an input [n, h, w, ...] and computes the torch output size
+// floor((h + 2p - d*(k-1) - 1)/s) + 1.
+func newWindow(op string, n, h, w, kh, kw, sh, sw, ph, pw, dh, dw int) window {
+	if kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || dh < 1 || dw < 1 {
+		panicf("nn.%s: invalid window kernel=%dx%d stride=%dx%d padding=%dx%d dilation=%dx%d",
+			op, kh, kw, sh, sw, ph, pw, dh, dw)
+	}
+	win := window{kh: kh, kw: kw, sh: sh, sw: sw, ph: ph, pw: pw, dh: dh, dw: dw, n: n, h: h, w: w}
+	win.ho = (h+2*ph-dh*(kh-1)-1)/sh + 1
+	win.wo = (w+2*pw-dw*(kw-1)-1)/sw + 1
+	if h+2*ph-dh*(kh-1)-1 < 0 || w+2*pw-dw*(kw-1)-1 < 0 || win.ho < 1 || win.wo < 1 {
+		panicf("nn.%s: input %dx%d too small for kernel %dx%d (dilation %dx%d, padding %dx%d)",
+			op, h, w, kh, kw, dh, dw, ph, pw)
+	}
+	return win
+}
+
+// indices returns, for every output position (n, ho, wo) and kernel tap (kh, kw), the row of the
+// flattened input [n*h*w, C] it reads, or n*h*w (a padding row) when the tap falls in the padding.
+// Shape [n*ho*wo, kh*kw, 1], int32, row-major over (n, ho, wo) and (kh, kw).
+func (win window) indices() *tensors.Tensor {
+	rows := win.n * win.h * win.w
+	if rows >= 1<<31-1 {
+		panic(fmt.Sprintf("nn: input with %d pixels is too large for int32 gather indices", rows))
+	}
+	idx := make([]int32, win.n*win.ho*win.wo*win.kh*win.kw)
+	pos := 0
+	for n := 0; n < win.n; n++ {
+		for oy := 0; oy < win.ho; oy++ {
+			for ox := 0; ox < win.wo; ox++ {
+				for ky := 0; ky < win.kh; ky++ {
+					iy := oy*win.sh - win.ph + ky*win.dh
+					for kx := 0; kx < win.kw; kx++ {
+						ix := ox*win.sw - win.pw + kx*win.dw
+						if iy < 0 || iy >= win.h || ix < 0 || ix >= win.w {
+							idx[pos] = int32(rows)
+						} else {
+							idx[pos] = int32((n*win.h+iy)*win.w + ix)
+						}
+						pos++
+					}
+				}
+			}
+		}
+	}
+	t := tensors.FromFlatDataAndDimensions(idx, win.n*win.ho*win.wo, win.kh*win.kw, 1)
+	return t
+}
+
+// needsPadding reports whether any window tap falls outside the input.
+func (win window) needsPadding() bool {
+	if win.ph > 0 || win.pw > 0 {
+		return true
+	}
+	return false
+}
+
+// withPadRow returns x [N,H,W,C] flattened to [N*H*W+1, C], whose last row is padValue: the row
+// that out-of-image taps gather. Built with ScatterSum (whose gradient is a Gather) because the
+// pure-Go backend cannot differentiate Concatenate or Pad.
+func withPadRow(x *Node, padValue float64) *Node {
+	g := x.Graph()
+	dims := x.Shape().Dimensions
+	rows, c := dims[0]*dims[1]*dims[2], dims[3]
+	flat := Reshape(x, rows, c)
+	base := shapes.Make(x.DType(), rows+1, c)
+	var operand *Node
+	if padValue == 0 {
+		operand = Zeros(g, base)
+	} else {
+		isPad := Equal(Iota(g, shapes.Make(dtypes.Int32, rows+1, c), 0), Scalar(g, dtypes.Int32, rows))
+		operand = Where(isPad, BroadcastToShape(Scalar(g, x.DType(), padValue), base), Zeros(g, base))
+	}
+	return ScatterSum(operand, Iota(g, shapes.Make(dtypes.Int32, rows, 1), 0), flat, true, true)
+}
+
+// gatherPatches returns the windows of x [N,H,W,C] as [N*Ho*Wo, KH*KW, C] (im2col), out-of-image taps
+// reading padValue. Differentiable on every backend: Gather's gradient is ScatterSum.
+func gatherPatches(x *Node, win window, padValue float64) *Node {
+	g := x.Graph()
+	dims := x.Shape().Dimensions
+	var src *Node
+	if win.needsPadding() {
+		src = withPadRow(x, padValue)
+	} else {
+		src = Reshape(x, dims[0]*dims[1]*dims[2], dims[3])
+	}
+	return Gather(src, Const(g, win.indices()))
+}
+
+// panicf panics with a formatted error: graph-building code reports bad shapes by panicking, as GoMLX does.
+func panicf(format string, args ...any) {
+	panic(fmt.Errorf(format, args...))
+}
