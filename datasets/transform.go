@@ -27,15 +27,39 @@ func Resize(im Image, h, w int) Image {
 		for y := 0; y < cur.H; y++ {
 			src := cur.Pix[y*cur.W*c : (y+1)*cur.W*c]
 			dst := out.Pix[y*w*c : (y+1)*w*c]
-			for x := 0; x < w; x++ {
-				ws := wt.w[x]
-				base := wt.first[x] * c
-				for ch := 0; ch < c; ch++ {
+			switch c {
+			case 1:
+				for x := 0; x < w; x++ {
+					p := src[wt.first[x]:]
 					var s float32
-					for k, wk := range ws {
-						s += wk * src[base+k*c+ch]
+					for k, wk := range wt.w[x] {
+						s += wk * p[k]
 					}
-					dst[x*c+ch] = s
+					dst[x] = s
+				}
+			case 3: // the common case: one pass over the taps for all three channels
+				for x := 0; x < w; x++ {
+					p := src[wt.first[x]*3:]
+					var r, g, b float32
+					for k, wk := range wt.w[x] {
+						q := p[3*k : 3*k+3 : 3*k+3]
+						r += wk * q[0]
+						g += wk * q[1]
+						b += wk * q[2]
+					}
+					dst[3*x], dst[3*x+1], dst[3*x+2] = r, g, b
+				}
+			default:
+				for x := 0; x < w; x++ {
+					ws := wt.w[x]
+					base := wt.first[x] * c
+					for ch := 0; ch < c; ch++ {
+						var s float32
+						for k, wk := range ws {
+							s += wk * src[base+k*c+ch]
+						}
+						dst[x*c+ch] = s
+					}
 				}
 			}
 		}
