@@ -56,22 +56,8 @@ func newLattice(r *rand.Rand, gw, gh int) *lattice {
 
 // at samples the noise at (x, y) in cell units; the result is in [-1, 1].
 func (l *lattice) at(x, y float32) float32 {
-	fx, fy := float32(math.Floor(float64(x))), float32(math.Floor(float64(y)))
-	tx, ty := smooth(x-fx), smooth(y-fy)
-	ix, iy := int(fx)%l.gw, int(fy)%l.gh
-	if ix < 0 {
-		ix += l.gw
-	}
-	if iy < 0 {
-		iy += l.gh
-	}
-	ix1, iy1 := ix+1, iy+1
-	if ix1 == l.gw {
-		ix1 = 0
-	}
-	if iy1 == l.gh {
-		iy1 = 0
-	}
+	ix, ix1, tx := l.cellOf(x, l.gw)
+	iy, iy1, ty := l.cellOf(y, l.gh)
 	r0, r1 := l.v[iy*l.gw:], l.v[iy1*l.gw:]
 	a := r0[ix] + (r0[ix1]-r0[ix])*tx
 	b := r1[ix] + (r1[ix1]-r1[ix])*tx
@@ -112,16 +98,52 @@ func (f *fbm) at(x, y float32) float32 {
 	return s * f.norm
 }
 
-// field evaluates the noise on every pixel of a size x size grid.
+// field evaluates the noise on every pixel of a size x size grid: at(x, y) == field[y*size+x] up to
+// rounding, computed lattice by lattice with per-row and per-column interpolation weights.
 func (f *fbm) field(size int) []float32 {
 	out := make([]float32, size*size)
-	for y := range size {
-		row := out[y*size : (y+1)*size]
-		for x := range row {
-			row[x] = f.at(float32(x), float32(y))
-		}
+	for o, l := range f.oct {
+		l.addField(out, size, f.cell[2*o], f.cell[2*o+1], f.amp[o]*f.norm)
 	}
 	return out
+}
+
+// addField adds amp * at(x*sx, y*sy) to out for every pixel of an n x n grid.
+func (l *lattice) addField(out []float32, n int, sx, sy, amp float32) {
+	ix0, ix1 := make([]int, n), make([]int, n)
+	tx := make([]float32, n)
+	for x := range n {
+		ix0[x], ix1[x], tx[x] = l.cellOf(float32(x)*sx, l.gw)
+	}
+	a := make([]float32, n)
+	for y := range n {
+		j0, j1, ty := l.cellOf(float32(y)*sy, l.gh)
+		r0, r1 := l.v[j0*l.gw:(j0+1)*l.gw], l.v[j1*l.gw:(j1+1)*l.gw]
+		for x := range n {
+			i0, i1, t := ix0[x], ix1[x], tx[x]
+			p := r0[i0] + (r0[i1]-r0[i0])*t
+			q := r1[i0] + (r1[i1]-r1[i0])*t
+			a[x] = p + (q-p)*ty
+		}
+		row := out[y*n : (y+1)*n]
+		for x := range row {
+			row[x] += amp * a[x]
+		}
+	}
+}
+
+// cellOf returns the two lattice indices around c (wrapping at g) and the faded fraction.
+func (l *lattice) cellOf(c float32, g int) (int, int, float32) {
+	f := float32(math.Floor(float64(c)))
+	i := int(f) % g
+	if i < 0 {
+		i += g
+	}
+	j := i + 1
+	if j == g {
+		j = 0
+	}
+	return i, j, smooth(c - f)
 }
 
 // PerlinNoise fills an h x w field with 2-D gradient noise (Perlin, "An image synthesizer",

@@ -100,9 +100,10 @@ func plainBackground(r *rand.Rand, n int, base [3]float32, bright float64) surfa
 	tone := newFBM(r, n, 3, 3, 3, 0.5)
 	grain := newFBM(r, n, float64(n)/5, float64(n)/5, 1, 0.5)
 	s := make(surface, n*n*3)
+	tn, gr := tone.field(n), grain.field(n)
 	for y := range n {
 		for x := range n {
-			k := 1 + 0.06*tone.at(float32(x), float32(y)) + 0.05*grain.at(float32(x), float32(y))
+			k := 1 + 0.06*tn[y*n+x] + 0.05*gr[y*n+x]
 			p := s[(y*n+x)*3:]
 			p[0], p[1], p[2] = c[0]*k, c[1]*k, c[2]*k
 		}
@@ -115,12 +116,13 @@ func plainBackground(r *rand.Rand, n int, base [3]float32, bright float64) surfa
 // nut is a hexagon nut seen from above on a dark fixture plate: turned (brushed) face with an
 // anisotropic sheen, outer chamfer, threaded bore showing the plate.
 type nut struct {
-	p          pose
-	R, Ri      float32 // hexagon inradius and bore radius, local units
-	metal      [3]float32
-	brush      *lattice
-	sheenPhase float32
-	sheenAmp   float32
+	p        pose
+	R, Ri    float32 // hexagon inradius and bore radius, local units
+	metal    [3]float32
+	brush    *lattice
+	sheenCos float32 // cos and sin of twice the sheen direction
+	sheenSin float32
+	sheenAmp float32
 }
 
 func newNut(r *rand.Rand, n int) (surface, object) {
@@ -128,14 +130,15 @@ func newNut(r *rand.Rand, n int) (surface, object) {
 	// A fixture ring the nut sits in: it moves with the camera, not with a misplaced nut.
 	cam := jitterPose(r, n, 0.02, 0, 0, 0)
 	o := &nut{
-		p:          jitterPose(r, n, 0.015, 0, 8, 0.03),
-		R:          float32(uniform(r, 0.28, 0.3)),
-		Ri:         float32(uniform(r, 0.11, 0.125)),
-		metal:      colourJitter(r, [3]float32{0.66, 0.66, 0.64}, 0.08, 0.02),
-		brush:      newLattice(r, 97, 1),
-		sheenPhase: float32(uniform(r, 0, math.Pi)),
-		sheenAmp:   float32(uniform(r, 0.06, 0.14)),
+		p:        jitterPose(r, n, 0.015, 0, 8, 0.03),
+		R:        float32(uniform(r, 0.28, 0.3)),
+		Ri:       float32(uniform(r, 0.11, 0.125)),
+		metal:    colourJitter(r, [3]float32{0.66, 0.66, 0.64}, 0.08, 0.02),
+		brush:    newLattice(r, 97, 1),
+		sheenAmp: float32(uniform(r, 0.06, 0.14)),
 	}
+	sp := uniform(r, 0, math.Pi)
+	o.sheenCos, o.sheenSin = float32(math.Cos(2*sp)), float32(math.Sin(2*sp))
 	o.p.cx += cam.cx - float32(n)/2
 	o.p.cy += cam.cy - float32(n)/2
 	ring := float32(0.36 * float64(n))
@@ -179,7 +182,8 @@ func (o *nut) draw(s surface, sup []bool, n int, e *objEdit) {
 	for y := y0; y < y1; y++ {
 		for x := x0; x < x1; x++ {
 			u, v := p.local(float32(x), float32(y))
-			rad := float32(math.Hypot(float64(u), float64(v)))
+			r2 := u*u + v*v
+			rad := float32(math.Sqrt(float64(r2)))
 			outer := sdHexagon(u, v, o.R)
 			if e != nil && e.cutD != 0 {
 				outer = max(outer, e.cutNx*u+e.cutNy*v-e.cutD)
@@ -189,9 +193,10 @@ func (o *nut) draw(s surface, sup []bool, n int, e *objEdit) {
 			if a <= 0 {
 				continue
 			}
-			phi := float32(math.Atan2(float64(v), float64(u)))
+			// cos(2(phi-sheenPhase)) from cos 2phi = (u²-v²)/r², sin 2phi = 2uv/r².
+			c2, s2 := (u*u-v*v)/r2, 2*u*v/r2
 			k := 0.85 + 0.12*o.brush.at(rad*400, 0)
-			k *= 1 + o.sheenAmp*float32(math.Cos(float64(2*(phi-o.sheenPhase))))
+			k *= 1 + o.sheenAmp*(c2*o.sheenCos+s2*o.sheenSin)
 			if -outer < bev { // chamfer: darker towards the outer edge
 				k *= 0.72 + 0.28*(-outer/bev)
 			}
@@ -199,7 +204,7 @@ func (o *nut) draw(s surface, sup []bool, n int, e *objEdit) {
 				k *= 0.55 + 0.15*float32(math.Sin(float64(t*700))) + 0.3*t/0.03
 			}
 			blend(s, y*n+x, [3]float32{o.metal[0] * k, o.metal[1] * k, o.metal[2] * k}, a)
-			sup[y*n+x] = sd*p.scale < -1.5
+			sup[y*n+x] = sd*p.scale < -inset(n)
 		}
 	}
 }
@@ -306,6 +311,9 @@ func (o *screw) draw(s surface, sup []bool, n int, e *objEdit) {
 	for y := y0; y < y1; y++ {
 		for x := x0; x < x1; x++ {
 			u, v := p.local(float32(x), float32(y))
+			if (e == nil || e.bendA == 0) && (abs32(v) > o.rh+0.03 || abs32(u) > o.L/2+0.03) {
+				continue
+			}
 			// Contact shadow: the silhouette offset and blurred.
 			ss, _, _, _ := o.shape(u-o.shadowDx, v-o.shadowDy, e)
 			if sh := ss * p.scale; sh < 2 {
@@ -328,7 +336,7 @@ func (o *screw) draw(s surface, sup []bool, n int, e *objEdit) {
 				k *= 1.05
 			}
 			blend(s, y*n+x, [3]float32{o.metal[0] * k, o.metal[1] * k, o.metal[2] * k}, a)
-			sup[y*n+x] = sd*p.scale < -1.5
+			sup[y*n+x] = sd*p.scale < -inset(n)
 		}
 	}
 }
@@ -424,7 +432,7 @@ func (o *pill) draw(s surface, sup []bool, n int, e *objEdit) {
 				}
 			}
 			blend(s, y*n+x, [3]float32{min(c[0]*k, 1), min(c[1]*k, 1), min(c[2]*k, 1)}, a)
-			sup[y*n+x] = sd*p.scale < -1.5
+			sup[y*n+x] = sd*p.scale < -inset(n)
 		}
 	}
 }
@@ -443,3 +451,7 @@ func (o *pill) edit(r *rand.Rand, kind string, d float64, n int) *objEdit {
 	}
 	return nil
 }
+
+// inset is how far inside an object's outline (pixels) surface defects may start: 1.5 px at 256 px,
+// less on small images so thin parts keep some support.
+func inset(n int) float32 { return min(max(float32(n)/170, 0.5), 1.5) }

@@ -41,25 +41,26 @@ func newCarpet(r *rand.Rand, n int) textureRenderer {
 	fibreV := newFBM(r, n, float64(n)/40, float64(n)/3, 2, 0.5) // streaks along u (weft)
 	tone := newFBM(r, n, 3, 3, 3, 0.5)
 	return func(s surface, n int) {
+		fU, fV, tn := fibreU.field(n), fibreV.field(n), tone.field(n)
 		for y := range n {
 			for x := range n {
 				fx, fy := float32(x), float32(y)
 				u := (ca*fx-sa*fy)/pitch + ox
 				v := (sa*fx+ca*fy)/pitch + oy
-				iu, iv := int(math.Floor(float64(u))), int(math.Floor(float64(v)))
+				iu, iv := int(u), int(v) // u, v > 0
 				fu, fv := u-float32(iu), v-float32(iv)
 				var c [3]float32
 				var sh float32
 				if (iu+iv)&1 == 0 { // warp on top: profile across u, bulge along v
-					sh = float32(math.Sqrt(float64(sinPi(fu)))) * (0.8 + 0.2*sinPi(fv))
-					sh *= 1 + 0.25*fibreU.at(fx, fy)
+					sh = sqrtSinPi.at(fu) * (0.8 + 0.2*sinPiTab.at(fv))
+					sh *= 1 + 0.25*fU[y*n+x]
 					c = warp
 				} else {
-					sh = float32(math.Sqrt(float64(sinPi(fv)))) * (0.8 + 0.2*sinPi(fu))
-					sh *= 1 + 0.25*fibreV.at(fx, fy)
+					sh = sqrtSinPi.at(fv) * (0.8 + 0.2*sinPiTab.at(fu))
+					sh *= 1 + 0.25*fV[y*n+x]
 					c = weft
 				}
-				t := 0.92 + 0.08*tone.at(fx, fy)
+				t := 0.92 + 0.08*tn[y*n+x]
 				k := (0.45 + 0.55*sh) * t
 				p := s[(y*n+x)*3:]
 				p[0], p[1], p[2] = c[0]*k, c[1]*k, c[2]*k
@@ -68,7 +69,31 @@ func newCarpet(r *rand.Rand, n int) textureRenderer {
 	}
 }
 
-func sinPi(t float32) float32 { return float32(math.Sin(math.Pi * float64(t))) }
+// table is a function on [0, 1] sampled for fast lookup with linear interpolation.
+type table []float32
+
+func newTable(f func(t float64) float64) table {
+	const k = 1024
+	tb := make(table, k+2)
+	for i := range k + 1 {
+		tb[i] = float32(f(float64(i) / k))
+	}
+	tb[k+1] = tb[k]
+	return tb
+}
+
+// at returns f(t) for t in [0, 1] (clamped).
+func (tb table) at(t float32) float32 {
+	k := float32(len(tb) - 2)
+	x := min(max(t, 0), 1) * k
+	i := int(x)
+	return tb[i] + (tb[i+1]-tb[i])*(x-float32(i))
+}
+
+var (
+	sinPiTab  = newTable(func(t float64) float64 { return math.Sin(math.Pi * t) })
+	sqrtSinPi = newTable(func(t float64) float64 { return math.Sqrt(math.Max(0, math.Sin(math.Pi*t))) })
+)
 
 // newGrid is a woven wire mesh over a dark backing: cylindrical wires at a jittered pitch, alternating
 // over and under at crossings, with a small smooth warp of the wire paths.
@@ -84,15 +109,16 @@ func newGrid(r *rand.Rand, n int) textureRenderer {
 	grain := newFBM(r, n, float64(n)/6, float64(n)/6, 1, 0.5)
 	amp := float32(uniform(r, 0.04, 0.09)) // warp amplitude in pitches
 	return func(s surface, n int) {
+		wX, wY, gr := warpX.field(n), warpY.field(n), grain.field(n)
 		for y := range n {
 			for x := range n {
 				fx, fy := float32(x), float32(y)
-				u := (ca*fx-sa*fy)/pitch + ox + amp*warpX.at(fx, fy)
-				v := (sa*fx+ca*fy)/pitch + oy + amp*warpY.at(fx, fy)
-				iu, iv := int(math.Floor(float64(u))), int(math.Floor(float64(v)))
+				u := (ca*fx-sa*fy)/pitch + ox + amp*wX[y*n+x]
+				v := (sa*fx+ca*fy)/pitch + oy + amp*wY[y*n+x]
+				iu, iv := int(u), int(v)              // u, v > 0
 				du := (u - float32(iu) - 0.5) * pitch // distance to a vertical wire, pixels
 				dv := (v - float32(iv) - 0.5) * pitch
-				g := 1 + 0.15*grain.at(fx, fy)
+				g := 1 + 0.15*gr[y*n+x]
 				c := [3]float32{back[0] * g, back[1] * g, back[2] * g}
 				wu, wv := abs32(du) < half, abs32(dv) < half
 				if wu || wv {
@@ -139,17 +165,20 @@ func newWood(r *rand.Rand, n int) textureRenderer {
 	grain := newFBM(r, n, 3, float64(n)/2.5, 2, 0.6) // long streaks along x before rotation
 	pores := newFBM(r, n, 12, float64(n)/1.5, 1, 0.5)
 	return func(s surface, n int) {
+		wp := warp.field(n)
 		for y := range n {
 			for x := range n {
 				fx, fy := float32(x), float32(y)
 				u := ca*fx - sa*fy
 				v := sa*fx + ca*fy
 				// The fibre runs along u: rings are distance from an axis far away across v.
-				d := float32(math.Hypot(float64((u-cx)*0.15), float64(v-cy)))
-				d += warp.at(fx, fy) * spacing * 1.6
+				du, dv := (u-cx)*0.15, v-cy
+				d := float32(math.Sqrt(float64(du*du + dv*dv)))
+				d += wp[y*n+x] * spacing * 1.6
 				t := d/spacing + phase
-				t -= float32(math.Floor(float64(t)))
-				late := float32(math.Pow(float64(t), 6)) // sharp dark latewood before each ring
+				t -= float32(int(t)) // t > 0
+				late := t * t * t
+				late *= late // t^6: sharp dark latewood before each ring
 				g := grain.at(u+1000, v+1000)
 				pr := pores.at(u+1000, v+1000)
 				k := clamp01(late*0.9 + 0.25*g + 0.15*max(pr, 0) + 0.1)
@@ -174,14 +203,16 @@ func newMarble(r *rand.Rand, n int) textureRenderer {
 	base := colourJitter(r, [3]float32{0.88, 0.86, 0.82}, 0.05, 0.03)
 	vein := colourJitter(r, [3]float32{0.42, 0.42, 0.46}, 0.15, 0.05)
 	sharp := uniform(r, 0.25, 0.45)
-	phase := float32(r.Float64() * 10)
+	phase := float32(r.Float64()*10) + 20 // keeps t positive
+	veinTab := newTable(func(t float64) float64 { return math.Pow(math.Sin(math.Pi*t), sharp) })
 	return func(s surface, n int) {
+		tb, cl := turb.field(n), cloud.field(n)
 		for y := range n {
 			for x := range n {
 				fx, fy := float32(x), float32(y)
-				t := (kx*fx+ky*fy)*freq + turbAmp*turb.at(fx, fy) + phase
-				v := float32(math.Pow(math.Abs(math.Sin(math.Pi*float64(t))), sharp))
-				c := 0.94 + 0.06*cloud.at(fx, fy)
+				t := (kx*fx+ky*fy)*freq + turbAmp*tb[y*n+x] + phase
+				v := veinTab.at(t - float32(int(t)))
+				c := 0.94 + 0.06*cl[y*n+x]
 				p := s[(y*n+x)*3:]
 				for i := range 3 {
 					p[i] = lerp(vein[i], base[i], v) * c
@@ -206,6 +237,7 @@ func newLeather(r *rand.Rand, n int) textureRenderer {
 	col := colourJitter(r, [3]float32{0.42, 0.27, 0.18}, 0.12, 0.05)
 	crease := float32(uniform(r, 0.12, 0.2))
 	return func(s surface, n int) {
+		pr, tn := pores.field(n), tone.field(n)
 		for y := range n {
 			for x := range n {
 				fx, fy := float32(x)/cell, float32(y)/cell
@@ -228,7 +260,7 @@ func newLeather(r *rand.Rand, n int) textureRenderer {
 				e := float32(math.Sqrt(float64(f2))) - float32(math.Sqrt(float64(f1)))
 				cr := clamp01(e / crease)
 				bump := 1 - 0.25*float32(math.Sqrt(float64(f1)))
-				k := (0.55 + 0.45*cr) * bump * (1 + 0.12*pores.at(float32(x), float32(y))) * (0.93 + 0.07*tone.at(float32(x), float32(y)))
+				k := (0.55 + 0.45*cr) * bump * (1 + 0.12*pr[y*n+x]) * (0.93 + 0.07*tn[y*n+x])
 				p := s[(y*n+x)*3:]
 				p[0], p[1], p[2] = col[0]*k, col[1]*k, col[2]*k
 			}
@@ -260,12 +292,13 @@ func newTile(r *rand.Rand, n int) textureRenderer {
 	}
 	cloud := newFBM(r, n, 4, 4, 3, 0.5)
 	return func(s surface, n int) {
+		cl := cloud.field(n)
 		for y := range n {
 			for x := range n {
 				fx, fy := float32(x)/cell, float32(y)/cell
 				ix, iy := int(fx), int(fy)
 				c := base
-				g := 1 + 0.06*cloud.at(float32(x), float32(y))
+				g := 1 + 0.06*cl[y*n+x]
 				for dy := -1; dy <= 1; dy++ {
 					for dx := -1; dx <= 1; dx++ {
 						jx, jy := (ix+dx+grid)%grid, (iy+dy+grid)%grid
