@@ -109,6 +109,19 @@ func DecodeFile(path string, channels int, lim Limits) (Image, error) {
 	return im, nil
 }
 
+// decodeGoFile reads and decodes a file to a Go image after checking its header; errors name the file.
+func decodeGoFile(path string, lim Limits) (image.Image, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	g, err := decodeGo(data, lim)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, nil
+}
+
 // DecodeBytes is DecodeFile for an in-memory encoded image. It never panics on hostile input.
 func DecodeBytes(data []byte, channels int, lim Limits) (Image, error) {
 	g, err := decodeGo(data, lim)
@@ -184,69 +197,82 @@ const (
 // Common concrete types (RGBA, NRGBA, Gray, Gray16, RGBA64, NRGBA64, YCbCr, Paletted, CMYK) take fast
 // paths; others go through color.Model conversion per pixel.
 func FromGoImage(g image.Image, channels int) (Image, error) {
+	conv, w, h, channels, err := rowConverter(g, channels)
+	if err != nil {
+		return Image{}, err
+	}
+	out := NewImage(h, w, channels)
+	for y := 0; y < h; y++ {
+		conv(y, out.Pix[y*w*channels:(y+1)*w*channels])
+	}
+	return out, nil
+}
+
+// rowConverter returns a function that writes row y (0-based) of g as w*channels floats into dst,
+// choosing the fast path for g's concrete type once. Converting row by row lets the resizer filter
+// a row as soon as it is converted, without holding the full-size float image.
+func rowConverter(g image.Image, channels int) (conv func(y int, dst []float32), w, h, c int, err error) {
 	if channels == 0 {
 		channels = 3
 	}
 	if channels != 1 && channels != 3 {
-		return Image{}, fmt.Errorf("channels must be 1 or 3, got %d", channels)
+		return nil, 0, 0, 0, fmt.Errorf("channels must be 1 or 3, got %d", channels)
 	}
 	b := g.Bounds()
-	w, h := b.Dx(), b.Dy()
+	w, h = b.Dx(), b.Dy()
 	if w <= 0 || h <= 0 {
-		return Image{}, fmt.Errorf("empty image %dx%d", w, h)
+		return nil, 0, 0, 0, fmt.Errorf("empty image %dx%d", w, h)
 	}
-	out := NewImage(h, w, channels)
 	const inv8 = 1.0 / 255
 	const inv16 = 1.0 / 65535
-	// put writes one pixel from r, g, b in [0,1].
-	put := func(i int, r, gg, bb float32) {
-		if channels == 3 {
-			out.Pix[3*i], out.Pix[3*i+1], out.Pix[3*i+2] = r, gg, bb
+	gray := channels == 1
+	// put writes pixel x of dst from r, g, b in [0,1].
+	put := func(dst []float32, x int, r, gg, bb float32) {
+		if gray {
+			dst[x] = lumaR*r + lumaG*gg + lumaB*bb
 		} else {
-			out.Pix[i] = lumaR*r + lumaG*gg + lumaB*bb
+			dst[3*x], dst[3*x+1], dst[3*x+2] = r, gg, bb
 		}
 	}
 	switch src := g.(type) {
 	case *image.Gray:
-		for y := 0; y < h; y++ {
+		conv = func(y int, dst []float32) {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):][:w]
-			dst := out.Pix[y*w*channels:][:w*channels]
-			if channels == 1 {
+			if gray {
 				for x, v := range row {
 					dst[x] = float32(v) * inv8
 				}
-			} else {
-				for x, v := range row {
-					f := float32(v) * inv8
-					dst[3*x], dst[3*x+1], dst[3*x+2] = f, f, f
-				}
+				return
+			}
+			for x, v := range row {
+				f := float32(v) * inv8
+				dst[3*x], dst[3*x+1], dst[3*x+2] = f, f, f
 			}
 		}
 	case *image.Gray16:
-		for y := 0; y < h; y++ {
+		conv = func(y int, dst []float32) {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):][:2*w]
 			for x := 0; x < w; x++ {
 				f := float32(uint16(row[2*x])<<8|uint16(row[2*x+1])) * inv16
-				i := y*w + x
-				if channels == 1 {
-					out.Pix[i] = f
+				if gray {
+					dst[x] = f
 				} else {
-					out.Pix[3*i], out.Pix[3*i+1], out.Pix[3*i+2] = f, f, f
+					dst[3*x], dst[3*x+1], dst[3*x+2] = f, f, f
 				}
 			}
 		}
 	case *image.NRGBA:
 		// Straight alpha: drop it, as PIL's convert("RGB") does.
-		for y := 0; y < h; y++ {
+		conv = func(y int, dst []float32) {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
 			for x := 0; x < w; x++ {
 				p := row[4*x : 4*x+3 : 4*x+3]
-				put(y*w+x, float32(p[0])*inv8, float32(p[1])*inv8, float32(p[2])*inv8)
+				put(dst, x, float32(p[0])*inv8, float32(p[1])*inv8, float32(p[2])*inv8)
 			}
 		}
 	case *image.RGBA:
 		// Premultiplied alpha: undo the premultiplication so colours match the straight-alpha case.
-		for y := 0; y < h; y++ {
+		conv = func(y int, dst []float32) {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
 			for x := 0; x < w; x++ {
 				p := row[4*x : 4*x+4 : 4*x+4]
@@ -255,21 +281,21 @@ func FromGoImage(g image.Image, channels int) (Image, error) {
 					s := 255 / float32(a)
 					r, gg, bb = min(r*s, 1), min(gg*s, 1), min(bb*s, 1)
 				}
-				put(y*w+x, r, gg, bb)
+				put(dst, x, r, gg, bb)
 			}
 		}
 	case *image.NRGBA64:
-		for y := 0; y < h; y++ {
+		conv = func(y int, dst []float32) {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):][:8*w]
 			for x := 0; x < w; x++ {
 				p := row[8*x : 8*x+6 : 8*x+6]
-				put(y*w+x, float32(uint16(p[0])<<8|uint16(p[1]))*inv16,
+				put(dst, x, float32(uint16(p[0])<<8|uint16(p[1]))*inv16,
 					float32(uint16(p[2])<<8|uint16(p[3]))*inv16,
 					float32(uint16(p[4])<<8|uint16(p[5]))*inv16)
 			}
 		}
 	case *image.RGBA64:
-		for y := 0; y < h; y++ {
+		conv = func(y int, dst []float32) {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):][:8*w]
 			for x := 0; x < w; x++ {
 				p := row[8*x : 8*x+8 : 8*x+8]
@@ -280,50 +306,51 @@ func FromGoImage(g image.Image, channels int) (Image, error) {
 					s := 65535 / float32(a)
 					r, gg, bb = min(r*s, 1), min(gg*s, 1), min(bb*s, 1)
 				}
-				put(y*w+x, r, gg, bb)
+				put(dst, x, r, gg, bb)
 			}
 		}
 	case *image.YCbCr:
-		for y := 0; y < h; y++ {
+		conv = func(y int, dst []float32) {
+			yRow := src.Y[src.YOffset(b.Min.X, b.Min.Y+y):][:w]
 			for x := 0; x < w; x++ {
-				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
 				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
-				r, gg, bb := color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
-				put(y*w+x, float32(r)*inv8, float32(gg)*inv8, float32(bb)*inv8)
+				r, gg, bb := color.YCbCrToRGB(yRow[x], src.Cb[ci], src.Cr[ci])
+				put(dst, x, float32(r)*inv8, float32(gg)*inv8, float32(bb)*inv8)
 			}
 		}
 	case *image.Paletted:
-		// Look-up table of the palette in [0,1] (straight alpha dropped).
+		// Look-up table of the palette in [0,1] (straight alpha dropped); indices beyond the palette
+		// read black, as image.Paletted.At does.
 		lut := make([][3]float32, 256)
 		for i, c := range src.Palette {
-			n := color.NRGBAModel.Convert(c).(color.NRGBA)
-			lut[i] = [3]float32{float32(n.R) * inv8, float32(n.G) * inv8, float32(n.B) * inv8}
+			n := straightRGB(c)
+			lut[i] = [3]float32{float32(n.R) * inv16, float32(n.G) * inv16, float32(n.B) * inv16}
 		}
-		for y := 0; y < h; y++ {
+		conv = func(y int, dst []float32) {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):][:w]
 			for x, v := range row {
-				p := lut[v] // indices beyond the palette read black, as image.Paletted.At does
-				put(y*w+x, p[0], p[1], p[2])
+				p := &lut[v]
+				put(dst, x, p[0], p[1], p[2])
 			}
 		}
 	case *image.CMYK:
-		for y := 0; y < h; y++ {
+		conv = func(y int, dst []float32) {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
 			for x := 0; x < w; x++ {
 				p := row[4*x : 4*x+4 : 4*x+4]
 				r, gg, bb := color.CMYKToRGB(p[0], p[1], p[2], p[3])
-				put(y*w+x, float32(r)*inv8, float32(gg)*inv8, float32(bb)*inv8)
+				put(dst, x, float32(r)*inv8, float32(gg)*inv8, float32(bb)*inv8)
 			}
 		}
 	default:
-		for y := 0; y < h; y++ {
+		conv = func(y int, dst []float32) {
 			for x := 0; x < w; x++ {
 				n := straightRGB(g.At(b.Min.X+x, b.Min.Y+y))
-				put(y*w+x, float32(n.R)*inv16, float32(n.G)*inv16, float32(n.B)*inv16)
+				put(dst, x, float32(n.R)*inv16, float32(n.G)*inv16, float32(n.B)*inv16)
 			}
 		}
 	}
-	return out, nil
+	return conv, w, h, channels, nil
 }
 
 // straightRGB converts a colour to non-premultiplied 16-bit RGBA, keeping the colour of transparent
@@ -390,13 +417,9 @@ func maskFromGoImage(g image.Image) Image {
 // DecodeMaskFile decodes a ground-truth mask file into a binary Image with C == 1 (non-zero is defect).
 // Errors name the file.
 func DecodeMaskFile(path string, lim Limits) (Image, error) {
-	data, err := os.ReadFile(path)
+	g, err := decodeGoFile(path, lim)
 	if err != nil {
 		return Image{}, err
-	}
-	g, err := decodeGo(data, lim)
-	if err != nil {
-		return Image{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return maskFromGoImage(g), nil
 }

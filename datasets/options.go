@@ -130,25 +130,41 @@ func (s *DiskSource) Load(it Item) (Sample, error) {
 	if it.ImagePath == "" {
 		return Sample{}, fmt.Errorf("item %q has no image path", it.ID)
 	}
-	im, err := DecodeFile(it.ImagePath, o.Channels, o.Limits)
+	g, err := decodeGoFile(it.ImagePath, o.Limits)
 	if err != nil {
 		return Sample{}, err
 	}
+	W, H := g.Bounds().Dx(), g.Bounds().Dy()
 	var mask Image
 	switch {
 	case it.MaskPath != "":
 		if mask, err = DecodeMaskFile(it.MaskPath, o.Limits); err != nil {
 			return Sample{}, err
 		}
-		if mask.H != im.H || mask.W != im.W {
-			return Sample{}, fmt.Errorf("%s: mask is %dx%d but image %s is %dx%d", it.MaskPath, mask.W, mask.H, it.ImagePath, im.W, im.H)
+		if mask.H != H || mask.W != W {
+			return Sample{}, fmt.Errorf("%s: mask is %dx%d but image %s is %dx%d", it.MaskPath, mask.W, mask.H, it.ImagePath, W, H)
 		}
-	case it.Label == Normal:
-		mask = NewImage(im.H, im.W, 1)
 	}
+	// Resize while converting (no full-size float image), then crop and normalise.
+	var im Image
+	if o.ImageSize > 0 {
+		im, err = ResizeGo(g, o.Channels, o.ImageSize, o.ImageSize)
+		if mask.H > 0 {
+			mask = ResizeNearest(mask, o.ImageSize, o.ImageSize)
+		}
+	} else {
+		im, err = FromGoImage(g, o.Channels)
+	}
+	if err != nil {
+		return Sample{}, fmt.Errorf("%s: %w", it.ImagePath, err)
+	}
+	o.ImageSize = 0
 	im, mask, err = o.transform(im, mask)
 	if err != nil {
 		return Sample{}, fmt.Errorf("%s: %w", it.ImagePath, err)
+	}
+	if it.MaskPath == "" && it.Label == Normal {
+		mask = NewImage(im.H, im.W, 1) // made at the final size: nothing to resize
 	}
 	return Sample{Item: it, Image: im, Mask: mask}, nil
 }

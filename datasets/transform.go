@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"fmt"
+	"image"
 	"math"
 )
 
@@ -18,69 +19,95 @@ func Resize(im Image, h, w int) Image {
 	if im.H == h && im.W == w {
 		return im.Clone()
 	}
-	c := im.C
-	cur := im
-	// Horizontal pass (W -> w) on every row, then vertical (H -> h); skip an axis that does not change.
-	if w != im.W {
-		wt := bilinearWeights(im.W, w)
-		out := NewImage(cur.H, w, c)
-		for y := 0; y < cur.H; y++ {
-			src := cur.Pix[y*cur.W*c : (y+1)*cur.W*c]
-			dst := out.Pix[y*w*c : (y+1)*w*c]
-			switch c {
-			case 1:
-				for x := 0; x < w; x++ {
-					p := src[wt.first[x]:]
-					var s float32
-					for k, wk := range wt.w[x] {
-						s += wk * p[k]
-					}
-					dst[x] = s
-				}
-			case 3: // the common case: one pass over the taps for all three channels
-				for x := 0; x < w; x++ {
-					p := src[wt.first[x]*3:]
-					var r, g, b float32
-					for k, wk := range wt.w[x] {
-						q := p[3*k : 3*k+3 : 3*k+3]
-						r += wk * q[0]
-						g += wk * q[1]
-						b += wk * q[2]
-					}
-					dst[3*x], dst[3*x+1], dst[3*x+2] = r, g, b
-				}
-			default:
-				for x := 0; x < w; x++ {
-					ws := wt.w[x]
-					base := wt.first[x] * c
-					for ch := 0; ch < c; ch++ {
-						var s float32
-						for k, wk := range ws {
-							s += wk * src[base+k*c+ch]
-						}
-						dst[x*c+ch] = s
-					}
-				}
+	rowLen := im.W * im.C
+	return resizeRows(func(y int) []float32 { return im.Pix[y*rowLen : (y+1)*rowLen] }, im.H, im.W, im.C, h, w)
+}
+
+// ResizeGo converts a Go image to channels (1 or 3; 0 means 3) and resizes it to h x w like Resize,
+// converting and filtering row by row so the full-size float image is never held in memory.
+func ResizeGo(g image.Image, channels, h, w int) (Image, error) {
+	if h <= 0 || w <= 0 {
+		return Image{}, fmt.Errorf("invalid target size %dx%d", h, w)
+	}
+	conv, W, H, c, err := rowConverter(g, channels)
+	if err != nil {
+		return Image{}, err
+	}
+	buf := make([]float32, W*c)
+	return resizeRows(func(y int) []float32 { conv(y, buf); return buf }, H, W, c, h, w), nil
+}
+
+// resizeRows resizes an H x W x c image given row by row (row(y) may reuse its buffer between calls;
+// each row is read exactly once, in order) to h x w. The horizontal pass runs first, on each input row
+// as it arrives, then the vertical pass on the narrowed image.
+func resizeRows(row func(y int) []float32, H, W, c, h, w int) Image {
+	tmp := NewImage(H, w, c)
+	if w == W {
+		for y := 0; y < H; y++ {
+			copy(tmp.Pix[y*w*c:(y+1)*w*c], row(y))
+		}
+	} else {
+		wt := bilinearWeights(W, w)
+		for y := 0; y < H; y++ {
+			filterRow(row(y), tmp.Pix[y*w*c:(y+1)*w*c], wt, c)
+		}
+	}
+	if h == H {
+		return tmp
+	}
+	wt := bilinearWeights(H, h)
+	rowLen := w * c
+	out := NewImage(h, w, c)
+	for y := 0; y < h; y++ {
+		dst := out.Pix[y*rowLen : (y+1)*rowLen]
+		for k, wk := range wt.w[y] {
+			src := tmp.Pix[(wt.first[y]+k)*rowLen : (wt.first[y]+k+1)*rowLen]
+			for i, v := range src {
+				dst[i] += wk * v
 			}
 		}
-		cur = out
 	}
-	if h != im.H {
-		wt := bilinearWeights(im.H, h)
-		rowLen := cur.W * c
-		out := NewImage(h, cur.W, c)
-		for y := 0; y < h; y++ {
-			dst := out.Pix[y*rowLen : (y+1)*rowLen]
-			for k, wk := range wt.w[y] {
-				src := cur.Pix[(wt.first[y]+k)*rowLen : (wt.first[y]+k+1)*rowLen]
-				for i, v := range src {
-					dst[i] += wk * v
+	return out
+}
+
+// filterRow applies horizontal resampling weights to one row of c-channel pixels.
+func filterRow(src, dst []float32, wt resampleWeights, c int) {
+	w := len(dst) / c
+	switch c {
+	case 1:
+		for x := 0; x < w; x++ {
+			p := src[wt.first[x]:]
+			var s float32
+			for k, wk := range wt.w[x] {
+				s += wk * p[k]
+			}
+			dst[x] = s
+		}
+	case 3: // the common case: one pass over the taps for all three channels
+		for x := 0; x < w; x++ {
+			p := src[wt.first[x]*3:]
+			var r, g, b float32
+			for k, wk := range wt.w[x] {
+				q := p[3*k : 3*k+3 : 3*k+3]
+				r += wk * q[0]
+				g += wk * q[1]
+				b += wk * q[2]
+			}
+			dst[3*x], dst[3*x+1], dst[3*x+2] = r, g, b
+		}
+	default:
+		for x := 0; x < w; x++ {
+			ws := wt.w[x]
+			base := wt.first[x] * c
+			for ch := 0; ch < c; ch++ {
+				var s float32
+				for k, wk := range ws {
+					s += wk * src[base+k*c+ch]
 				}
+				dst[x*c+ch] = s
 			}
 		}
-		cur = out
 	}
-	return cur
 }
 
 // resampleWeights holds, for each output index, the first contributing input index and the weights.

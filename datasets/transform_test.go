@@ -223,3 +223,26 @@ func TestResizeChannelsIndependent(t *testing.T) {
 		}
 	}
 }
+
+// TestResizeGoMatchesResize checks the fused convert-and-resize against conversion then Resize.
+func TestResizeGoMatchesResize(t *testing.T) {
+	g := rgbPattern(37, 23)
+	for _, ch := range []int{1, 3} {
+		full, _ := FromGoImage(g, ch)
+		for _, sz := range [][2]int{{8, 11}, {23, 10}, {40, 37}, {23, 37}} {
+			got, err := ResizeGo(g, ch, sz[0], sz[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Resize(full, sz[0], sz[1])
+			if got.H != want.H || got.W != want.W || got.C != ch {
+				t.Fatalf("ResizeGo to %v: got %dx%dx%d", sz, got.H, got.W, got.C)
+			}
+			for i := range want.Pix {
+				if math.Abs(float64(got.Pix[i]-want.Pix[i])) > 1e-6 {
+					t.Fatalf("ResizeGo %dch to %v: value %d = %g, want %g", ch, sz, i, got.Pix[i], want.Pix[i])
+				}
+			}
+		}
+	}
+}
