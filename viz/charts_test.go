@@ -58,13 +58,19 @@ func TestScoreHistogram(t *testing.T) {
 
 func TestHistogramBadInput(t *testing.T) {
 	for name, f := range map[string]func() error{
-		"all empty":    func() error { _, err := ScoreHistogram(nil, nil, 0); return err },
-		"NaN score":    func() error { _, err := ScoreHistogram([]float64{1, math.NaN()}, nil, 0); return err },
-		"inf thresh":   func() error { _, err := ScoreHistogram([]float64{1}, nil, math.Inf(1)); return err },
-		"no groups":    func() error { _, err := LogLikelihoodHistogram(); return err },
-		"inf loglik":   func() error { _, err := LogLikelihoodHistogram(Group{Values: []float64{math.Inf(-1)}}); return err },
-		"grid 1x1":     func() error { _, err := GridFunc(0, 1, 0, 1, 1, 1, func(x, y float64) float64 { return 0 }); return err },
-		"grid empty":   func() error { _, err := GridFunc(1, 1, 0, 1, 4, 4, func(x, y float64) float64 { return 0 }); return err },
+		"all empty":  func() error { _, err := ScoreHistogram(nil, nil, 0); return err },
+		"NaN score":  func() error { _, err := ScoreHistogram([]float64{1, math.NaN()}, nil, 0); return err },
+		"inf thresh": func() error { _, err := ScoreHistogram([]float64{1}, nil, math.Inf(1)); return err },
+		"no groups":  func() error { _, err := LogLikelihoodHistogram(); return err },
+		"inf loglik": func() error { _, err := LogLikelihoodHistogram(Group{Values: []float64{math.Inf(-1)}}); return err },
+		"grid 1x1": func() error {
+			_, err := GridFunc(0, 1, 0, 1, 1, 1, func(x, y float64) float64 { return 0 })
+			return err
+		},
+		"grid empty": func() error {
+			_, err := GridFunc(1, 1, 0, 1, 4, 4, func(x, y float64) float64 { return 0 })
+			return err
+		},
 		"no latent":    func() error { _, err := LatentDensity(nil); return err },
 		"latent sizes": func() error { _, err := LatentDensity(nil, PointGroup{X: []float64{1}, Y: nil}); return err },
 		"latent NaN grid": func() error {

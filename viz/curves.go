@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -326,7 +327,7 @@ func LossCurves(logY bool, series ...Series) (*Chart, error) {
 			}
 		}
 		c.Plot.Y.Scale = plot.LogScale{}
-		c.Plot.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		c.Plot.Y.Tick.Marker = plot.TickerFunc(logTicks125)
 	}
 	addGrid(c.Plot)
 	for i, s := range series {
@@ -352,3 +353,41 @@ func LossCurves(logY bool, series ...Series) (*Chart, error) {
 
 // shadeColor fills the part of a PRO chart that AUPRO integrates.
 var shadeColor = color.RGBA{R: 236, G: 236, B: 236, A: 255}
+
+// logTicks125 labels 1, 2 and 5 times each power of ten in [lo, hi] (plus minor ticks at the other
+// integers), so a loss curve spanning less than a decade still gets several labels.
+func logTicks125(lo, hi float64) []plot.Tick {
+	if !(lo > 0) || !(hi >= lo) {
+		return nil
+	}
+	var ticks []plot.Tick
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		p := math.Pow(10, e)
+		for m := 1; m < 10; m++ {
+			v := float64(m) * p
+			if v < lo*(1-1e-9) || v > hi*(1+1e-9) {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if m == 1 || m == 2 || m == 5 {
+				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	labelled := 0
+	for _, t := range ticks {
+		if t.Label != "" {
+			labelled++
+		}
+	}
+	if labelled < 2 { // less than a factor 2 of range: label every integer multiple
+		for i := range ticks {
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', -1, 64)
+		}
+	}
+	if len(ticks) < 2 {
+		return plot.DefaultTicks{}.Ticks(lo, hi)
+	}
+	return ticks
+}

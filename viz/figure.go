@@ -154,11 +154,7 @@ func (r *Raster) PNG() ([]byte, error) {
 	if r == nil || r.Image == nil {
 		return nil, fmt.Errorf("viz: Raster has no image")
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, r.Image); err != nil {
-		return nil, fmt.Errorf("viz: encoding PNG: %w", err)
-	}
-	return buf.Bytes(), nil
+	return encodePNG(r.Image)
 }
 
 // SVG wraps the PNG in an SVG document of the image's pixel size.
@@ -200,8 +196,14 @@ func renderPNG(w, h vg.Length, dpi int, paint func(draw.Canvas)) (out []byte, er
 	defer recoverAsError(&err)
 	c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(color.White))
 	paint(draw.New(c))
+	return encodePNG(c.Image())
+}
+
+// encodePNG compresses hard: figures are written once and read many times (READMEs, notebooks).
+func encodePNG(img image.Image) ([]byte, error) {
 	var buf bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&buf, img); err != nil {
 		return nil, fmt.Errorf("viz: encoding PNG: %w", err)
 	}
 	return buf.Bytes(), nil

@@ -20,8 +20,9 @@ type OverlayBuilder struct {
 	alphaByMap bool
 }
 
-// DefaultContourColor is the colour of the ground-truth outline: white, absent from every colormap here.
-var DefaultContourColor = color.RGBA{R: 255, G: 255, B: 255, A: 255}
+// DefaultContourColor is the colour of the ground-truth outline: magenta, absent from every colormap here
+// and rare in inspection images (white vanished on bright parts, red on Turbo's hot end).
+var DefaultContourColor = color.RGBA{R: 255, G: 0, B: 255, A: 255}
 
 // Overlay starts an overlay of the one-channel anomaly map amap, coloured, on the image img (1 or 3
 // channels, same height and width). Defaults: Turbo colormap, alpha 0.5, range = the map's own min/max,
