@@ -43,9 +43,9 @@ func WithWorkers(n int) PixelOption {
 // withWindow sets how many pixels exact mode scatters per pass (tests use it to force many passes).
 func withWindow(n int) PixelOption { return func(c *pixelConfig) { c.window = n } }
 
-// defaultWindow bounds exact mode's scatter buffer: 16 Mi pixels, 128 MiB. A single 16-bit score
-// bucket larger than this is scattered whole.
-const defaultWindow = 1 << 24
+// defaultWindow bounds exact mode's scatter buffer: 32 Mi pixels, 256 MiB; more pixels take more
+// passes over the maps. A single 16-bit score bucket larger than this is scattered whole.
+const defaultWindow = 1 << 25
 
 // denseBucket is the bucket size from which exact mode counts a bucket's low 16 key bits in dense
 // arrays instead of sorting it.
