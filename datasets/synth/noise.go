@@ -148,12 +148,15 @@ func (l *lattice) cellOf(c float32, g int) (int, int, float32) {
 
 // PerlinNoise fills an h x w field with 2-D gradient noise (Perlin, "An image synthesizer",
 // SIGGRAPH 1985; quintic fade from "Improving noise", 2002) with resY x resX lattice periods over the
-// image, rotated by angle radians about the centre. The lattice is periodic, so rotated coordinates stay
-// defined everywhere. Values lie roughly in [-0.7, 0.7]. DRAEM thresholds this field at 0.5.
+// image, rotated by angle radians about the centre. As in DRAEM's reference, every lattice corner has
+// its own random gradient (no tiling), and the lattice extends past the image so rotated coordinates
+// stay defined. Values lie in about [-1, 1]; DRAEM thresholds this field at 0.5.
 func PerlinNoise(r *rand.Rand, h, w, resY, resX int, angle float64) []float32 {
 	resY, resX = max(resY, 1), max(resX, 1)
-	gx := make([]float32, resY*resX)
-	gy := make([]float32, resY*resX)
+	// Rotated coordinates stay within res/2*(1±sqrt2) cells: a margin of res+1 cells on each side is enough.
+	ny, nx := 3*resY+3, 3*resX+3
+	gx := make([]float32, ny*nx)
+	gy := make([]float32, ny*nx)
 	for i := range gx {
 		a := r.Float64() * 2 * math.Pi
 		gx[i], gy[i] = float32(math.Cos(a)), float32(math.Sin(a))
@@ -164,22 +167,20 @@ func PerlinNoise(r *rand.Rand, h, w, resY, resX int, angle float64) []float32 {
 	sy, sx := float32(resY)/float32(h), float32(resX)/float32(w)
 	for y := range h {
 		for x := range w {
-			dx, dy := float32(x)-cx, float32(y)-cy
-			u := (ca*dx-sa*dy+cx)*sx + float32(resX)*4 // offset keeps coordinates positive
-			v := (sa*dx+ca*dy+cy)*sy + float32(resY)*4
-			fu, fv := float32(math.Floor(float64(u))), float32(math.Floor(float64(v)))
-			tu, tv := u-fu, v-fv
-			i0, j0 := int(fu)%resX, int(fv)%resY
-			i1, j1 := (i0+1)%resX, (j0+1)%resY
-			g := func(i, j int, px, py float32) float32 { k := j*resX + i; return gx[k]*px + gy[k]*py }
-			n00 := g(i0, j0, tu, tv)
-			n10 := g(i1, j0, tu-1, tv)
-			n01 := g(i0, j1, tu, tv-1)
-			n11 := g(i1, j1, tu-1, tv-1)
+			dx, dy := float32(x)+0.5-cx, float32(y)+0.5-cy
+			u := (ca*dx-sa*dy+cx)*sx + float32(resX+1) // shift into the lattice's margin
+			v := (sa*dx+ca*dy+cy)*sy + float32(resY+1)
+			i0, j0 := min(max(int(u), 0), nx-2), min(max(int(v), 0), ny-2)
+			tu, tv := u-float32(i0), v-float32(j0)
+			k := j0*nx + i0
+			n00 := gx[k]*tu + gy[k]*tv
+			n10 := gx[k+1]*(tu-1) + gy[k+1]*tv
+			n01 := gx[k+nx]*tu + gy[k+nx]*(tv-1)
+			n11 := gx[k+nx+1]*(tu-1) + gy[k+nx+1]*(tv-1)
 			su, sv := smooth(tu), smooth(tv)
 			a := n00 + (n10-n00)*su
 			b := n01 + (n11-n01)*su
-			out[y*w+x] = (a + (b-a)*sv) * float32(math.Sqrt2)
+			out[y*w+x] = (a + (b-a)*sv) * math.Sqrt2
 		}
 	}
 	return out
