@@ -35,8 +35,17 @@ func TestScoreHistogram(t *testing.T) {
 			t.Errorf("bars of group %d: %d fill pixels near %v, want >= 2000", i, n, fill)
 		}
 	}
-	if n := countNear(img, color.RGBA{20, 20, 20, 255}, 25); n < 150 {
-		t.Errorf("threshold line: %d dark pixels, want >= 150", n)
+	// The threshold line adds dark pixels over the same chart drawn without it (axes and text are dark
+	// in both).
+	plain, err := ScoreHistogram(normal, anomalous, math.NaN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainData, _ := plain.PNG()
+	dark := color.RGBA{20, 20, 20, 255}
+	with, without := countNear(img, dark, 25), countNear(decodePNG(t, plainData), dark, 25)
+	if with-without < 150 {
+		t.Errorf("threshold line adds %d dark pixels (%d vs %d), want >= 150", with-without, with, without)
 	}
 	svg, _ := c.SVG()
 	texts := svgTexts(t, svg)
@@ -302,5 +311,49 @@ func TestSave(t *testing.T) {
 	}
 	if !bytes.HasPrefix(data, []byte("\x89PNG")) {
 		t.Error("PNG magic missing")
+	}
+}
+
+func TestChartRenderingIsRepeatableAndConcurrent(t *testing.T) {
+	c, err := ROC(powCurve("a", 0.5, 50), powCurve("b", 0.3, 50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.PNG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan []byte, 2)
+	for range 2 {
+		go func() { d, _ := c.PNG(); results <- d }()
+	}
+	for range 2 {
+		if d := <-results; !bytes.Equal(d, first) {
+			t.Fatal("rendering the same chart again gave different pixels (legend or axes mutated?)")
+		}
+	}
+	svg, _ := c.SVG()
+	if texts := svgTexts(t, svg); !strings.Contains(texts, "a (AUROC") {
+		t.Errorf("legend lost after rendering:\n%s", texts)
+	}
+}
+
+func TestNewRaster(t *testing.T) {
+	img, _, mask := scene()
+	r, err := NewRaster(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := r.PNG()
+	got := decodePNG(t, data)
+	if got.Bounds().Dx() != 50 || !near(got.At(49, 0), color.RGBA{200, 200, 200, 255}, 2) {
+		t.Errorf("raster %v, pixel %v", got.Bounds(), got.At(49, 0))
+	}
+	if _, err := NewRaster(datasets.Image{H: 2, W: 2, C: 1}); err == nil {
+		t.Error("image without pixels accepted")
+	}
+	m, _ := NewRaster(mask)
+	if g := m.Image.At(25, 20); !near(g, color.White, 0) {
+		t.Errorf("mask centre is %v, want white", g)
 	}
 }

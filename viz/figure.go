@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	xfont "golang.org/x/image/font"
+
+	"github.com/gonomaly/gonomaly/datasets"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
@@ -68,10 +70,11 @@ func newChart(title, xLabel, yLabel string) *Chart {
 // draw renders the plot on a canvas of the chart's size. The legend is drawn last on a translucent
 // white box so curves and points under it do not make it unreadable.
 func (c *Chart) draw(dc draw.Canvas) {
-	p := c.Plot
+	// Draw a shallow copy without its legend: the chart itself is never modified, so one chart can be
+	// rendered from several goroutines.
+	p := *c.Plot
 	legend := p.Legend
 	p.Legend = plot.NewLegend()
-	defer func() { p.Legend = legend }()
 	p.Draw(dc)
 	area := p.DataCanvas(dc)
 	// Legend.Rectangle swaps left and right in gonum/plot v0.15; ask for the opposite side.
@@ -273,6 +276,16 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("viz: saving %q: %w", path, err)
 	}
 	return nil
+}
+
+// NewRaster wraps a datasets.Image (1, 3 or 4 channels, values in [0, 1]) as a pixel-exact figure, to
+// save or display an input image, a mask or a map as it is.
+func NewRaster(im datasets.Image) (*Raster, error) {
+	img, err := ToImage(im)
+	if err != nil {
+		return nil, err
+	}
+	return &Raster{Image: img}, nil
 }
 
 // Scaled returns the raster enlarged n times by pixel repetition (nearest neighbour), so small maps
