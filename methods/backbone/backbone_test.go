@@ -353,7 +353,7 @@ func TestExtractInputs(t *testing.T) {
 	}
 	var events []methods.Event
 	ctx := methods.WithProgress(context.Background(), func(e methods.Event) { events = append(events, e) })
-	// Three images in batches of 2: the last batch is padded; gray equals its RGB copy.
+	// Three images in batches of 2 (the last one smaller); gray equals its RGB copy.
 	outs, err := b.Extract(ctx, imageList{gray, rgb, gray}, 2, "layer2", "stem")
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,8 @@ func (b *Backbone) exec(taps []string) (*mlctx.Exec, error) {
 
 // Extract runs the backbone over images (RGB, or grayscale repeated to RGB; all the same size) in
 // batches of batchSize (default 8 when <= 0) and returns one tensor [N,h,w,Channels(tap)] per tap, in
-// the order asked. It compiles once per image size (the last batch is padded), reports progress through
+// the order asked. It compiles once per image size and batch size (a smaller last batch compiles once
+// more: cheaper than computing padding images on the pure-Go backend), reports progress through
 // methods.ReportProgress, and stops with ctx.Err() when ctx is cancelled.
 func (b *Backbone) Extract(ctx context.Context, images methods.Images, batchSize int, taps ...string) (out []*tensors.Tensor, err error) {
 	if len(taps) == 0 {
@@ -97,7 +98,6 @@ func (b *Backbone) Extract(ctx context.Context, images methods.Images, batchSize
 			return nil, err
 		}
 		hi := min(lo+batchSize, n)
-		clear(batch)
 		for i := lo; i < hi; i++ {
 			im := first
 			if i > 0 {
@@ -109,7 +109,7 @@ func (b *Backbone) Extract(ctx context.Context, images methods.Images, batchSize
 				return nil, fmt.Errorf("backbone %s: image %d: %w", b.arch, i, err)
 			}
 		}
-		outs, err := e.Exec(tensors.FromFlatDataAndDimensions(batch, batchSize, h, w, 3))
+		outs, err := e.Exec(tensors.FromFlatDataAndDimensions(batch[:(hi-lo)*h*w*3], hi-lo, h, w, 3))
 		if err != nil {
 			return nil, fmt.Errorf("backbone %s: %w", b.arch, err)
 		}
@@ -121,7 +121,7 @@ func (b *Backbone) Extract(ctx context.Context, images methods.Images, batchSize
 			}
 			tensors.MustConstFlatData(o, func(flat []float32) {
 				tensors.MustMutableFlatData(out[k], func(dst []float32) {
-					copy(dst[lo*per:hi*per], flat[:(hi-lo)*per])
+					copy(dst[lo*per:hi*per], flat)
 				})
 			})
 			o.FinalizeAll()
