@@ -98,24 +98,26 @@ func DecodeConfigFile(path string, lim Limits) (ImageConfig, error) {
 // luma (ITU-R 601, as PIL's convert("L")) for 1 channel, alpha is dropped, 16-bit inputs keep their
 // precision. The header is checked against lim before decoding. Errors name the file.
 func DecodeFile(path string, channels int, lim Limits) (Image, error) {
-	data, err := os.ReadFile(path)
+	g, err := decodeGoFile(path, lim)
 	if err != nil {
 		return Image{}, err
 	}
-	im, err := DecodeBytes(data, channels, lim)
+	im, err := FromGoImage(g, channels)
 	if err != nil {
 		return Image{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return im, nil
 }
 
-// decodeGoFile reads and decodes a file to a Go image after checking its header; errors name the file.
+// decodeGoFile decodes a file to a Go image after checking its header; errors name the file. It
+// streams from the file, so a huge file that is not an image costs no memory.
 func decodeGoFile(path string, lim Limits) (image.Image, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, err // *PathError names the file
 	}
-	g, err := decodeGo(data, lim)
+	defer f.Close()
+	g, err := decodeGo(f, lim)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -124,7 +126,7 @@ func decodeGoFile(path string, lim Limits) (image.Image, error) {
 
 // DecodeBytes is DecodeFile for an in-memory encoded image. It never panics on hostile input.
 func DecodeBytes(data []byte, channels int, lim Limits) (Image, error) {
-	g, err := decodeGo(data, lim)
+	g, err := decodeGo(bytes.NewReader(data), lim)
 	if err != nil {
 		return Image{}, err
 	}
@@ -132,15 +134,18 @@ func DecodeBytes(data []byte, channels int, lim Limits) (Image, error) {
 }
 
 // decodeGo checks the header then decodes to a Go image.
-func decodeGo(data []byte, lim Limits) (image.Image, error) {
-	cfg, format, err := safeDecodeConfig(bytes.NewReader(data))
+func decodeGo(r io.ReadSeeker, lim Limits) (image.Image, error) {
+	cfg, format, err := safeDecodeConfig(bufio.NewReader(r))
 	if err != nil {
 		return nil, notReadable(err)
 	}
 	if err := lim.check(cfg.Width, cfg.Height); err != nil {
 		return nil, err
 	}
-	g, err := safeDecode(bytes.NewReader(data))
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	g, err := safeDecode(bufio.NewReaderSize(r, 1<<16))
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("truncated %s file: %w", format, err)

@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"math"
@@ -318,7 +319,7 @@ func FuzzDecode(f *testing.F) {
 				}
 			}
 		}
-		if g, err := decodeGo(data, lim); err == nil {
+		if g, err := decodeGo(bytes.NewReader(data), lim); err == nil {
 			m := maskFromGoImage(g)
 			if err := m.Validate(); err != nil {
 				t.Fatal(err)
