@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -30,8 +30,8 @@ func randTensor32(rng *rand.Rand, dims ...int) *tensors.Tensor {
 }
 
 // benchGraph compiles fn once and times its execution, reporting GFLOP/s for flops per call.
-func benchGraph(b *testing.B, flops float64, fn func([]*Node) []*Node, inputs ...*tensors.Tensor) {
-	exec, err := NewExec(backend(b), fn)
+func benchGraph(b *testing.B, flops float64, fn func([]*graph.Node) []*graph.Node, inputs ...*tensors.Tensor) {
+	exec, err := graph.NewExec(backend(b), fn)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,37 +60,37 @@ func convBenchInputs() (*tensors.Tensor, *tensors.Tensor) {
 	return randTensor32(rng, benchN, benchH, benchW, benchC), randTensor32(rng, benchK, benchK, benchC, benchC)
 }
 
-func convolveRef(x, k *Node) *Node {
-	return Convolve(x, k).StridePerAxis(1, 1).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+func convolveRef(x, k *graph.Node) *graph.Node {
+	return graph.Convolve(x, k).StridePerAxis(1, 1).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
 }
 
 func BenchmarkConv2DForward(b *testing.B) {
 	x, k := convBenchInputs()
-	benchGraph(b, benchConvFLOPs, func(in []*Node) []*Node {
-		return []*Node{Conv2D(in[0], in[1], ConvConfig{Padding: 1})}
+	benchGraph(b, benchConvFLOPs, func(in []*graph.Node) []*graph.Node {
+		return []*graph.Node{Conv2D(in[0], in[1], ConvConfig{Padding: 1})}
 	}, x, k)
 }
 
 // Forward+backward does the forward product plus two of the same size (input and kernel gradients).
 func BenchmarkConv2DForwardBackward(b *testing.B) {
 	x, k := convBenchInputs()
-	benchGraph(b, 3*benchConvFLOPs, func(in []*Node) []*Node {
+	benchGraph(b, 3*benchConvFLOPs, func(in []*graph.Node) []*graph.Node {
 		y := Conv2D(in[0], in[1], ConvConfig{Padding: 1})
-		return Gradient(ReduceAllSum(Mul(y, y)), in[0], in[1])
+		return graph.Gradient(graph.ReduceAllSum(graph.Mul(y, y)), in[0], in[1])
 	}, x, k)
 }
 
 func BenchmarkConvolveForward(b *testing.B) {
 	x, k := convBenchInputs()
-	benchGraph(b, benchConvFLOPs, func(in []*Node) []*Node { return []*Node{convolveRef(in[0], in[1])} }, x, k)
+	benchGraph(b, benchConvFLOPs, func(in []*graph.Node) []*graph.Node { return []*graph.Node{convolveRef(in[0], in[1])} }, x, k)
 }
 
 // On the pure-Go backend this fails while building the graph (ConvGeneral's gradient needs Reverse).
 func BenchmarkConvolveForwardBackward(b *testing.B) {
 	x, k := convBenchInputs()
-	benchGraph(b, 3*benchConvFLOPs, func(in []*Node) []*Node {
+	benchGraph(b, 3*benchConvFLOPs, func(in []*graph.Node) []*graph.Node {
 		y := convolveRef(in[0], in[1])
-		return Gradient(ReduceAllSum(Mul(y, y)), in[0], in[1])
+		return graph.Gradient(graph.ReduceAllSum(graph.Mul(y, y)), in[0], in[1])
 	}, x, k)
 }
 
@@ -99,5 +99,5 @@ func BenchmarkMatMul(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	lhs := randTensor32(rng, benchN*benchH*benchW, benchK*benchK*benchC)
 	rhs := randTensor32(rng, benchK*benchK*benchC, benchC)
-	benchGraph(b, benchConvFLOPs, func(in []*Node) []*Node { return []*Node{MatMul(in[0], in[1])} }, lhs, rhs)
+	benchGraph(b, benchConvFLOPs, func(in []*graph.Node) []*graph.Node { return []*graph.Node{MatMul(in[0], in[1])} }, lhs, rhs)
 }

@@ -1,7 +1,7 @@
 package nn
 
 import (
-	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 )
 
 // ConvConfig configures Conv2D. Zero values mean Stride 1, Padding 0, Dilation 1, Groups 1.
@@ -38,7 +38,7 @@ func (cfg ConvConfig) withDefaults() ConvConfig {
 // and backward run on every backend, at MatMul speed, on the pure-Go one.
 //
 // See also ConvTranspose2D and the context layer Conv.
-func Conv2D(x, kernel *Node, cfg ConvConfig) *Node {
+func Conv2D(x, kernel *graph.Node, cfg ConvConfig) *graph.Node {
 	cfg = cfg.withDefaults()
 	if x.Rank() != 4 || kernel.Rank() != 4 {
 		panicf("nn.Conv2D: want x [N,H,W,Cin] and kernel [KH,KW,Cin/Groups,Cout], got x %s and kernel %s",
@@ -59,23 +59,23 @@ func Conv2D(x, kernel *Node, cfg ConvConfig) *Node {
 	rows := win.n * win.ho * win.wo
 
 	// 1x1 kernels without stride or padding need no gathering at all.
-	var patches *Node
+	var patches *graph.Node
 	if taps == 1 && !win.needsPadding() && win.sh == 1 && win.sw == 1 {
-		patches = Reshape(x, rows, 1, cin)
+		patches = graph.Reshape(x, rows, 1, cin)
 	} else {
 		patches = gatherPatches(x, win, 0) // [rows, taps, cin]
 	}
 
-	var out *Node
+	var out *graph.Node
 	if groups == 1 {
-		out = MatMul(Reshape(patches, rows, taps*cin), Reshape(kernel, taps*cin, cout))
+		out = MatMul(graph.Reshape(patches, rows, taps*cin), graph.Reshape(kernel, taps*cin, cout))
 	} else {
+		// Batch over groups: [groups, rows, taps*cg] x [groups, taps*cg, og] -> [groups, rows, og].
 		cg, og := cin/groups, cout/groups
-		p := Reshape(patches, rows, taps, groups, cg)
-		k := Reshape(kernel, taps, cg, groups, og)
-		// Batch over groups: [groups, rows, og].
-		out = DotGeneral(p, []int{1, 3}, []int{2}, k, []int{0, 1}, []int{2})
-		out = Reshape(TransposeAllDims(out, 1, 0, 2), rows, cout)
+		p := graph.TransposeAllDims(graph.Reshape(patches, rows, taps, groups, cg), 2, 0, 1, 3)
+		k := graph.TransposeAllDims(graph.Reshape(kernel, taps, cg, groups, og), 2, 0, 1, 3)
+		out = batchMatMul(graph.Reshape(p, groups, rows, taps*cg), graph.Reshape(k, groups, taps*cg, og))
+		out = graph.Reshape(graph.TransposeAllDims(out, 1, 0, 2), rows, cout)
 	}
-	return Reshape(out, win.n, win.ho, win.wo, cout)
+	return graph.Reshape(out, win.n, win.ho, win.wo, cout)
 }

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -32,14 +32,14 @@ func TestConv2DMatchesConvolve(t *testing.T) {
 			cfg := tc.cfg.withDefaults()
 			x := randTensor(rng, tc.n, tc.h, tc.w, tc.cin)
 			k := randTensor(rng, tc.k, tc.k, tc.cin/cfg.Groups, tc.cout)
-			out := run(t, func(in []*Node) []*Node {
+			out := run(t, func(in []*graph.Node) []*graph.Node {
 				p := cfg.Padding
-				want := Convolve(in[0], in[1]).StridePerAxis(cfg.Stride, cfg.Stride).
+				want := graph.Convolve(in[0], in[1]).StridePerAxis(cfg.Stride, cfg.Stride).
 					PaddingPerDim([][2]int{{p, p}, {p, p}}).DilationPerAxis(cfg.Dilation, cfg.Dilation).
 					ChannelGroupCount(cfg.Groups).Done()
-				return []*Node{Conv2D(in[0], in[1], tc.cfg), want}
+				return []*graph.Node{Conv2D(in[0], in[1], tc.cfg), want}
 			}, x, k)
-			assertClose(t, "Conv2D vs Convolve", out[0], out[1], 1e-12)
+			assertClose(t, "Conv2D vs graph.Convolve", out[0], out[1], 1e-12)
 		})
 	}
 }
@@ -52,7 +52,7 @@ func TestConv2DGradients(t *testing.T) {
 			cfg := tc.cfg.withDefaults()
 			x := randTensor(rng, tc.n, tc.h, tc.w, tc.cin)
 			k := randTensor(rng, tc.k, tc.k, tc.cin/cfg.Groups, tc.cout)
-			checkGradients(t, name, func(in []*Node) *Node { return Conv2D(in[0], in[1], tc.cfg) },
+			checkGradients(t, name, func(in []*graph.Node) *graph.Node { return Conv2D(in[0], in[1], tc.cfg) },
 				[]*tensors.Tensor{x, k}, 12)
 		})
 	}

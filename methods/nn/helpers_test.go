@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
-	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gonomaly/gonomaly/methods/compute"
 )
@@ -17,9 +17,9 @@ func backend(t testing.TB) backends.Backend {
 }
 
 // run compiles fn once and executes it on the inputs.
-func run(t testing.TB, fn func([]*Node) []*Node, inputs ...*tensors.Tensor) []*tensors.Tensor {
+func run(t testing.TB, fn func([]*graph.Node) []*graph.Node, inputs ...*tensors.Tensor) []*tensors.Tensor {
 	t.Helper()
-	exec, err := NewExec(backend(t), fn)
+	exec, err := graph.NewExec(backend(t), fn)
 	if err != nil {
 		t.Fatalf("NewExec: %v", err)
 	}
@@ -93,21 +93,21 @@ func assertCloseFlat(t testing.TB, name string, g, w []float64, tol float64) {
 
 // checkGradients compares the gradients of loss = sum(f(inputs) * weights) w.r.t. every input with
 // central finite differences, on up to maxCoords random coordinates per input. Inputs must be float64.
-func checkGradients(t *testing.T, name string, f func([]*Node) *Node, inputs []*tensors.Tensor, maxCoords int) {
+func checkGradients(t *testing.T, name string, f func([]*graph.Node) *graph.Node, inputs []*tensors.Tensor, maxCoords int) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(7, 11))
 	// Output shape first, to make fixed random weights.
-	outShape := run(t, func(in []*Node) []*Node { return []*Node{f(in)} }, inputs...)[0].Shape()
+	outShape := run(t, func(in []*graph.Node) []*graph.Node { return []*graph.Node{f(in)} }, inputs...)[0].Shape()
 	weights := randTensor(rng, outShape.Dimensions...)
-	lossFn := func(in []*Node) *Node {
-		w := Const(in[0].Graph(), weights)
-		return ReduceAllSum(Mul(f(in), w))
+	lossFn := func(in []*graph.Node) *graph.Node {
+		w := graph.Const(in[0].Graph(), weights)
+		return graph.ReduceAllSum(graph.Mul(f(in), w))
 	}
-	grads := run(t, func(in []*Node) []*Node {
+	grads := run(t, func(in []*graph.Node) []*graph.Node {
 		loss := lossFn(in)
-		return Gradient(loss, in...)
+		return graph.Gradient(loss, in...)
 	}, inputs...)
-	exec, err := NewExec(backend(t), func(in []*Node) *Node { return lossFn(in) })
+	exec, err := graph.NewExec(backend(t), func(in []*graph.Node) *graph.Node { return lossFn(in) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
@@ -78,36 +78,36 @@ func (win window) needsPadding() bool {
 }
 
 // withPadRow returns x [N,H,W,C] flattened to [N*H*W+1, C], whose last row is padValue: the row
-// that out-of-image taps gather. Built with ScatterSum (whose gradient is a Gather) because the
+// that out-of-image taps gather. Built with graph.ScatterSum (whose gradient is a graph.Gather) because the
 // pure-Go backend cannot differentiate Concatenate or Pad.
-func withPadRow(x *Node, padValue float64) *Node {
+func withPadRow(x *graph.Node, padValue float64) *graph.Node {
 	g := x.Graph()
 	dims := x.Shape().Dimensions
 	rows, c := dims[0]*dims[1]*dims[2], dims[3]
-	flat := Reshape(x, rows, c)
+	flat := graph.Reshape(x, rows, c)
 	base := shapes.Make(x.DType(), rows+1, c)
-	var operand *Node
+	var operand *graph.Node
 	if padValue == 0 {
-		operand = Zeros(g, base)
+		operand = graph.Zeros(g, base)
 	} else {
-		isPad := Equal(Iota(g, shapes.Make(dtypes.Int32, rows+1, c), 0), Scalar(g, dtypes.Int32, rows))
-		operand = Where(isPad, BroadcastToShape(Scalar(g, x.DType(), padValue), base), Zeros(g, base))
+		isPad := graph.Equal(graph.Iota(g, shapes.Make(dtypes.Int32, rows+1, c), 0), graph.Scalar(g, dtypes.Int32, rows))
+		operand = graph.Where(isPad, graph.BroadcastToShape(graph.Scalar(g, x.DType(), padValue), base), graph.Zeros(g, base))
 	}
-	return ScatterSum(operand, Iota(g, shapes.Make(dtypes.Int32, rows, 1), 0), flat, true, true)
+	return graph.ScatterSum(operand, graph.Iota(g, shapes.Make(dtypes.Int32, rows, 1), 0), flat, true, true)
 }
 
 // gatherPatches returns the windows of x [N,H,W,C] as [N*Ho*Wo, KH*KW, C] (im2col), out-of-image taps
-// reading padValue. Differentiable on every backend: Gather's gradient is ScatterSum.
-func gatherPatches(x *Node, win window, padValue float64) *Node {
+// reading padValue. Differentiable on every backend: graph.Gather's gradient is graph.ScatterSum.
+func gatherPatches(x *graph.Node, win window, padValue float64) *graph.Node {
 	g := x.Graph()
 	dims := x.Shape().Dimensions
-	var src *Node
+	var src *graph.Node
 	if win.needsPadding() {
 		src = withPadRow(x, padValue)
 	} else {
-		src = Reshape(x, dims[0]*dims[1]*dims[2], dims[3])
+		src = graph.Reshape(x, dims[0]*dims[1]*dims[2], dims[3])
 	}
-	return Gather(src, Const(g, win.indices()))
+	return graph.Gather(src, graph.Const(g, win.indices()))
 }
 
 // panicf panics with a formatted error: graph-building code reports bad shapes by panicking, as GoMLX does.

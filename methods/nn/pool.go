@@ -3,28 +3,28 @@ package nn
 import (
 	"math"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 )
 
 // MaxPool2D takes the maximum over window x window patches of x [N,H,W,C], moving by stride, with
 // padding pixels of -inf on each side: torch.nn.functional.max_pool2d (ceil_mode=false, dilation 1).
 // Torch requires padding <= window/2, so every window sees at least one pixel.
 //
-// Its gradient works on every backend (GoMLX's MaxPool needs SelectAndScatter, which the pure-Go
+// Its gradient works on every backend (GoMLX's graph.MaxPool needs SelectAndScatter, which the pure-Go
 // backend lacks). When several pixels of a window tie for the max, each receives the gradient
 // (torch picks one).
-func MaxPool2D(x *Node, window, stride, padding int) *Node {
+func MaxPool2D(x *graph.Node, window, stride, padding int) *graph.Node {
 	return pool2D("MaxPool2D", x, window, stride, padding, true)
 }
 
 // AvgPool2D averages window x window patches of x [N,H,W,C], moving by stride, with zero padding
 // counted in the average: torch.nn.functional.avg_pool2d defaults (count_include_pad=true,
 // ceil_mode=false). Its gradient works on every backend.
-func AvgPool2D(x *Node, window, stride, padding int) *Node {
+func AvgPool2D(x *graph.Node, window, stride, padding int) *graph.Node {
 	return pool2D("AvgPool2D", x, window, stride, padding, false)
 }
 
-func pool2D(op string, x *Node, size, stride, padding int, isMax bool) *Node {
+func pool2D(op string, x *graph.Node, size, stride, padding int, isMax bool) *graph.Node {
 	if x.Rank() != 4 {
 		panicf("nn.%s: want x [N,H,W,C], got %s", op, x.Shape())
 	}
@@ -40,11 +40,11 @@ func pool2D(op string, x *Node, size, stride, padding int, isMax bool) *Node {
 
 	// Non-overlapping windows that tile the image exactly: reshape into blocks and reduce.
 	if stride == size && padding == 0 && d[1] == win.ho*size && d[2] == win.wo*size {
-		blocks := Reshape(x, d[0], win.ho, size, win.wo, size, c)
+		blocks := graph.Reshape(x, d[0], win.ho, size, win.wo, size, c)
 		if isMax {
-			return ReduceMax(blocks, 2, 4)
+			return graph.ReduceMax(blocks, 2, 4)
 		}
-		return MulScalar(ReduceSum(blocks, 2, 4), 1/float64(size*size))
+		return graph.MulScalar(graph.ReduceSum(blocks, 2, 4), 1/float64(size*size))
 	}
 
 	padValue := 0.0
@@ -52,11 +52,11 @@ func pool2D(op string, x *Node, size, stride, padding int, isMax bool) *Node {
 		padValue = math.Inf(-1)
 	}
 	patches := gatherPatches(x, win, padValue) // [N*Ho*Wo, size*size, C]
-	var out *Node
+	var out *graph.Node
 	if isMax {
-		out = ReduceMax(patches, 1)
+		out = graph.ReduceMax(patches, 1)
 	} else {
-		out = MulScalar(ReduceSum(patches, 1), 1/float64(size*size))
+		out = graph.MulScalar(graph.ReduceSum(patches, 1), 1/float64(size*size))
 	}
-	return Reshape(out, win.n, win.ho, win.wo, c)
+	return graph.Reshape(out, win.n, win.ho, win.wo, c)
 }

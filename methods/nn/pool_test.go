@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -67,13 +67,13 @@ func TestPool2D(t *testing.T) {
 			name := fmt.Sprintf("max=%v %+v", isMax, tc)
 			t.Run(name, func(t *testing.T) {
 				x := randTensor(rng, tc.n, tc.h, tc.w, tc.c)
-				f := func(in []*Node) *Node {
+				f := func(in []*graph.Node) *graph.Node {
 					if isMax {
 						return MaxPool2D(in[0], tc.window, tc.stride, tc.padding)
 					}
 					return AvgPool2D(in[0], tc.window, tc.stride, tc.padding)
 				}
-				got := run(t, func(in []*Node) []*Node { return []*Node{f(in)} }, x)[0]
+				got := run(t, func(in []*graph.Node) []*graph.Node { return []*graph.Node{f(in)} }, x)[0]
 				want := refPool2D(tensors.MustCopyFlatData[float64](x), tc.n, tc.h, tc.w, tc.c,
 					tc.window, tc.stride, tc.padding, isMax)
 				assertCloseFlat(t, "vs reference", flat64(t, got), want, 1e-12)
@@ -88,10 +88,10 @@ func TestPool2DMatchesGoMLX(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
 	x := randTensor(rng, 2, 7, 6, 3)
 	for _, ws := range [][2]int{{2, 2}, {3, 2}, {3, 1}} {
-		out := run(t, func(in []*Node) []*Node {
-			return []*Node{
-				MaxPool2D(in[0], ws[0], ws[1], 0), MaxPool(in[0]).Window(ws[0]).Strides(ws[1]).NoPadding().Done(),
-				AvgPool2D(in[0], ws[0], ws[1], 0), MeanPool(in[0]).Window(ws[0]).Strides(ws[1]).NoPadding().Done(),
+		out := run(t, func(in []*graph.Node) []*graph.Node {
+			return []*graph.Node{
+				MaxPool2D(in[0], ws[0], ws[1], 0), graph.MaxPool(in[0]).Window(ws[0]).Strides(ws[1]).NoPadding().Done(),
+				AvgPool2D(in[0], ws[0], ws[1], 0), graph.MeanPool(in[0]).Window(ws[0]).Strides(ws[1]).NoPadding().Done(),
 			}
 		}, x)
 		assertClose(t, fmt.Sprintf("MaxPool %v", ws), out[0], out[1], 1e-12)
@@ -104,8 +104,8 @@ func TestBatchNormInference(t *testing.T) {
 	x := randTensor(rng, 2, 3, 3, 4)
 	scale, offset, mean := randTensor(rng, 4), randTensor(rng, 4), randTensor(rng, 4)
 	variance := tensors.FromValue([]float64{0.5, 1, 2, 0.1})
-	got := run(t, func(in []*Node) []*Node {
-		return []*Node{BatchNormInference(in[0], in[1], in[2], in[3], in[4], 1e-5)}
+	got := run(t, func(in []*graph.Node) []*graph.Node {
+		return []*graph.Node{BatchNormInference(in[0], in[1], in[2], in[3], in[4], 1e-5)}
 	}, x, scale, offset, mean, variance)[0]
 	xs, sc, of, mu := tensors.MustCopyFlatData[float64](x), tensors.MustCopyFlatData[float64](scale),
 		tensors.MustCopyFlatData[float64](offset), tensors.MustCopyFlatData[float64](mean)
@@ -116,7 +116,7 @@ func TestBatchNormInference(t *testing.T) {
 		want[i] = (v-mu[ch])/math.Sqrt(va[ch]+1e-5)*sc[ch] + of[ch]
 	}
 	assertCloseFlat(t, "BatchNormInference", flat64(t, got), want, 1e-12)
-	checkGradients(t, "BatchNormInference", func(in []*Node) *Node {
+	checkGradients(t, "BatchNormInference", func(in []*graph.Node) *graph.Node {
 		return BatchNormInference(in[0], in[1], in[2], in[3], in[4], 1e-5)
 	}, []*tensors.Tensor{x, scale, offset, mean, variance}, 8)
 }
