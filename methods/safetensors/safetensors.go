@@ -265,7 +265,8 @@ func Float16ToFloat32(h uint16) float32 {
 }
 
 // Encode returns the safetensors bytes of tensors (stored as F32, laid out in sorted name order) and
-// metadata. It fails if a tensor's data does not match its shape or a name is empty or reserved.
+// metadata. Tensor.DType is ignored (Data is float32, so F32 loses nothing). It fails if a tensor's data
+// does not match its shape or a name is empty or reserved.
 func Encode(tensors map[string]Tensor, metadata map[string]string) ([]byte, error) {
 	names := make([]string, 0, len(tensors))
 	for name := range tensors {

@@ -2,12 +2,15 @@ package safetensors
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
 var goldenValues = []float32{0, 1, -2, 0.5, 3.25, -0.125}
@@ -229,4 +232,33 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-decode: %v (%d vs %d tensors)", err, len(back), len(ts))
 		}
 	})
+}
+
+func TestGoMLXConversion(t *testing.T) {
+	in := Tensor{DType: "F32", Shape: []int{2, 3}, Data: []float32{1, 2, 3, 4, 5, 6}}
+	gt, err := in.GoMLX()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(gt.Shape().Dimensions) != "[2 3]" {
+		t.Errorf("shape %v", gt.Shape())
+	}
+	back, err := FromGoMLX(gt)
+	if err != nil || !reflect.DeepEqual(back, in) {
+		t.Errorf("round trip = %+v, %v", back, err)
+	}
+	f64, err := FromGoMLX(tensors.FromValue([]float64{0.5, -1}))
+	if err != nil || !reflect.DeepEqual(f64.Data, []float32{0.5, -1}) {
+		t.Errorf("float64: %+v, %v", f64, err)
+	}
+	scalar, err := FromGoMLX(tensors.FromValue(float32(3)))
+	if err != nil || !reflect.DeepEqual(scalar, Tensor{DType: "F32", Shape: []int{}, Data: []float32{3}}) {
+		t.Errorf("scalar: %+v, %v", scalar, err)
+	}
+	if _, err := FromGoMLX(tensors.FromValue([]int32{1})); err == nil {
+		t.Error("int32 tensor accepted")
+	}
+	if _, err := (Tensor{Shape: []int{3}, Data: []float32{1}}).GoMLX(); err == nil {
+		t.Error("mismatched tensor accepted")
+	}
 }
