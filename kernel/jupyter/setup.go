@@ -54,7 +54,7 @@ func setupJupyter(ctx context.Context, opt SetupOptions) error {
 		return nil
 	}
 	_, aptErr := exec.LookPath("apt-get")
-	if os.Geteuid() == 0 && aptErr == nil && !opt.NoApt && Python() == DefaultPython {
+	if os.Geteuid() == 0 && aptErr == nil && !opt.NoApt && os.Getenv(PythonEnv) == "" {
 		logf(opt.Log, "jupyter: %s cannot import %s; installing Debian packages: %s",
 			Python(), strings.Join(missing, ", "), strings.Join(AptPackages, " "))
 		start := time.Now()
