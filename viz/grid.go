@@ -197,14 +197,17 @@ func (b *SampleGridBuilder) row(i int, s Sample, lo, hi float64) (gridRow, error
 	if err != nil {
 		return gridRow{}, err
 	}
-	ov, err := Overlay(s.Image, s.Map).Colormap(b.cmap).Alpha(b.alpha).Range(lo, hi).Mask(mask).ContourColor(b.contour).Image()
+	// Pictures shrink to the cell; widen the outline so it survives the scaling.
+	width := max(1, int(math.Ceil(1.5*float64(max(s.Image.H, s.Image.W))/float64(b.cell))))
+	ov, err := Overlay(s.Image, s.Map).Colormap(b.cmap).Alpha(b.alpha).Range(lo, hi).Mask(mask).
+		ContourColor(b.contour).ContourWidth(width).Image()
 	if err != nil {
 		return gridRow{}, fmt.Errorf("viz: sample %d: %w", i, err)
 	}
 	r := gridRow{pics: []image.Image{img, gt, mp, ov}}
 	if !math.IsNaN(b.pixelT) {
 		pred, _ := Threshold(s.Map, b.pixelT)
-		contour, _ := ContourPixels(mask)
+		contour, _ := ContourBand(mask, width)
 		pm := image.NewRGBA(image.Rect(0, 0, pred.W, pred.H))
 		for k, v := range pred.Pix {
 			c := color.RGBA{A: 255}

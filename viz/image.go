@@ -162,21 +162,37 @@ func Threshold(amap datasets.Image, t float64) (datasets.Image, error) {
 
 // ContourPixels reports, for each pixel of mask, whether it lies on the inner boundary of the set
 // region: set itself, with at least one of its four neighbours inside the image unset.
-func ContourPixels(mask datasets.Image) ([]bool, error) {
+func ContourPixels(mask datasets.Image) ([]bool, error) { return ContourBand(mask, 1) }
+
+// ContourBand is ContourPixels widened inwards to a band of width pixels: the set pixels that erosion by
+// the 4-neighbourhood, width times, removes (pixels outside the image count as set, so the image border
+// is not drawn as a contour). Width 1 is ContourPixels.
+func ContourBand(mask datasets.Image, width int) ([]bool, error) {
 	if err := checkMap("mask", mask); err != nil {
 		return nil, err
 	}
+	if width < 1 {
+		return nil, fmt.Errorf("viz: contour width %d, want >= 1", width)
+	}
 	h, w := mask.H, mask.W
-	set := func(y, x int) bool { return mask.Pix[y*w+x] >= 0.5 }
-	out := make([]bool, h*w)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			if !set(y, x) {
-				continue
+	cur := make([]bool, h*w)
+	for i, v := range mask.Pix {
+		cur[i] = v >= 0.5
+	}
+	next := make([]bool, h*w)
+	for range width {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				i := y*w + x
+				next[i] = cur[i] && (y == 0 || cur[i-w]) && (y == h-1 || cur[i+w]) &&
+					(x == 0 || cur[i-1]) && (x == w-1 || cur[i+1])
 			}
-			out[y*w+x] = (y > 0 && !set(y-1, x)) || (y < h-1 && !set(y+1, x)) ||
-				(x > 0 && !set(y, x-1)) || (x < w-1 && !set(y, x+1))
 		}
+		cur, next = next, cur
+	}
+	out := make([]bool, h*w)
+	for i, v := range mask.Pix {
+		out[i] = v >= 0.5 && !cur[i]
 	}
 	return out, nil
 }

@@ -17,6 +17,7 @@ type OverlayBuilder struct {
 	alpha      float64
 	lo, hi     float64
 	contour    color.RGBA
+	width      int
 	alphaByMap bool
 }
 
@@ -29,7 +30,7 @@ var DefaultContourColor = color.RGBA{R: 255, G: 0, B: 255, A: 255}
 // no ground-truth contour.
 func Overlay(img, amap datasets.Image) *OverlayBuilder {
 	return &OverlayBuilder{img: img, amap: amap, cmap: Turbo, alpha: 0.5, lo: math.NaN(), hi: math.NaN(),
-		contour: DefaultContourColor}
+		contour: DefaultContourColor, width: 1}
 }
 
 // Colormap sets the colormap (default Turbo).
@@ -51,6 +52,10 @@ func (b *OverlayBuilder) Mask(mask datasets.Image) *OverlayBuilder { b.mask = &m
 
 // ContourColor sets the outline colour (default DefaultContourColor).
 func (b *OverlayBuilder) ContourColor(c color.RGBA) *OverlayBuilder { b.contour = c; return b }
+
+// ContourWidth sets the outline width in image pixels, drawn inside the mask (default 1). Use 2 or more
+// when the overlay will be shown smaller than its pixel size.
+func (b *OverlayBuilder) ContourWidth(px int) *OverlayBuilder { b.width = px; return b }
 
 // Image builds the overlay as an image.
 func (b *OverlayBuilder) Image() (*image.RGBA, error) {
@@ -77,7 +82,10 @@ func (b *OverlayBuilder) Image() (*image.RGBA, error) {
 		if b.mask.H != b.img.H || b.mask.W != b.img.W {
 			return nil, fmt.Errorf("viz: mask is %dx%d but image is %dx%d", b.mask.H, b.mask.W, b.img.H, b.img.W)
 		}
-		contour, _ = ContourPixels(*b.mask)
+		var err error
+		if contour, err = ContourBand(*b.mask, b.width); err != nil {
+			return nil, err
+		}
 	}
 	lo, hi, err := resolveRange(b.lo, b.hi, b.amap.Pix)
 	if err != nil {

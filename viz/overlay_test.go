@@ -203,3 +203,50 @@ func TestColormaps(t *testing.T) {
 		t.Errorf("palette has %d colours", n)
 	}
 }
+
+func TestContourBand(t *testing.T) {
+	// A 7x7 square in a 11x11 mask: width 1 is its 24-pixel ring, width 2 adds the 16-pixel ring
+	// inside, width 4 is the whole square; pixels outside stay clear.
+	mask := datasets.NewImage(11, 11, 1)
+	for y := 2; y < 9; y++ {
+		for x := 2; x < 9; x++ {
+			mask.Set(y, x, 0, 1)
+		}
+	}
+	for _, tc := range []struct{ width, want int }{{1, 24}, {2, 40}, {3, 48}, {4, 49}, {9, 49}} {
+		band, err := ContourBand(mask, tc.width)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for i, on := range band {
+			if on {
+				n++
+				if mask.Pix[i] != 1 {
+					t.Fatalf("width %d: contour pixel %d outside the mask", tc.width, i)
+				}
+			}
+		}
+		if n != tc.want {
+			t.Errorf("width %d: %d contour pixels, want %d", tc.width, n, tc.want)
+		}
+	}
+	// A mask touching the image border has no contour along the border.
+	full := datasets.NewImage(4, 4, 1)
+	for i := range full.Pix {
+		full.Pix[i] = 1
+	}
+	band, _ := ContourBand(full, 1)
+	for i, on := range band {
+		if on {
+			t.Fatalf("full mask: pixel %d drawn as contour", i)
+		}
+	}
+	if _, err := ContourBand(mask, 0); err == nil {
+		t.Error("width 0 accepted")
+	}
+	img, amap, _ := scene()
+	if _, err := Overlay(img, amap).Mask(mask).ContourWidth(2).Done(); err == nil {
+		t.Error("11x11 mask on a 40x50 image accepted")
+	}
+}
