@@ -193,8 +193,11 @@ func (o *nut) draw(s surface, sup []bool, n int, e *objEdit) {
 			if a <= 0 {
 				continue
 			}
-			// cos(2(phi-sheenPhase)) from cos 2phi = (u²-v²)/r², sin 2phi = 2uv/r².
-			c2, s2 := (u*u-v*v)/r2, 2*u*v/r2
+			// The sheen follows the light, fixed in the image: cos(2(phi-sheen)) with phi the image-frame
+			// angle, from cos 2phi = (dx²-dy²)/d², sin 2phi = 2 dx dy/d².
+			wx, wy := float32(x)-p.cx, float32(y)-p.cy
+			w2 := wx*wx + wy*wy + 1e-6
+			c2, s2 := (wx*wx-wy*wy)/w2, 2*wx*wy/w2
 			k := 0.85 + 0.12*o.brush.at(rad*400, 0)
 			k *= 1 + o.sheenAmp*(c2*o.sheenCos+s2*o.sheenSin)
 			if -outer < bev { // chamfer: darker towards the outer edge
@@ -212,7 +215,7 @@ func (o *nut) draw(s surface, sup []bool, n int, e *objEdit) {
 func (o *nut) edit(r *rand.Rand, kind string, d float64, n int) *objEdit {
 	switch kind {
 	case "missing": // a corner broken off: cut near one of the six vertices
-		vert := float64(r.IntN(6))*math.Pi/3 + math.Pi/6 + uniform(r, -0.25, 0.25)
+		vert := float64(r.IntN(6))*math.Pi/3 + uniform(r, -0.2, 0.2) // vertices at multiples of 60°
 		vr := float64(o.R) / math.Cos(math.Pi/6)
 		depth := uniform(r, 0.1, 0.35) * (1 - 0.6*d) * vr
 		return &objEdit{cutNx: float32(math.Cos(vert)), cutNy: float32(math.Sin(vert)), cutD: float32(vr - depth)}

@@ -293,33 +293,39 @@ func newTile(r *rand.Rand, n int) textureRenderer {
 	cloud := newFBM(r, n, 4, 4, 3, 0.5)
 	return func(s surface, n int) {
 		cl := cloud.field(n)
-		for y := range n {
-			for x := range n {
-				fx, fy := float32(x)/cell, float32(y)/cell
-				ix, iy := int(fx), int(fy)
-				c := base
-				g := 1 + 0.06*cl[y*n+x]
-				for dy := -1; dy <= 1; dy++ {
-					for dx := -1; dx <= 1; dx++ {
-						jx, jy := (ix+dx+grid)%grid, (iy+dy+grid)%grid
-						k := jy*grid + jx
-						ch := chips[k]
-						if ch.rx == 0 {
-							continue
-						}
-						px, py := fx-float32(ix+dx)-ch.x, fy-float32(iy+dy)-ch.y
-						u, v := (ch.c*px+ch.s*py)/ch.rx, (-ch.s*px+ch.c*py)/ch.ry
-						if u*u+v*v < 1 {
-							if kind[k] {
-								c = chipA
-							} else {
-								c = chipB
+		for i, g := range cl {
+			g = 1 + 0.06*g
+			p := s[i*3:]
+			p[0], p[1], p[2] = base[0]*g, base[1]*g, base[2]*g
+		}
+		// Rasterise each chip over its bounding box, drawing wrapped copies near the borders so the
+		// texture tiles like the lattice does.
+		for k, ch := range chips {
+			if ch.rx == 0 {
+				continue
+			}
+			c := chipB
+			if kind[k] {
+				c = chipA
+			}
+			cx := (float32(k%grid) + ch.x) * cell
+			cy := (float32(k/grid) + ch.y) * cell
+			rad := max(ch.rx, ch.ry) * cell
+			for _, oy := range []float32{-float32(n), 0, float32(n)} {
+				for _, ox := range []float32{-float32(n), 0, float32(n)} {
+					x0, y0, x1, y1 := bbox(cx+ox, cy+oy, rad, n)
+					for y := y0; y < y1; y++ {
+						for x := x0; x < x1; x++ {
+							px, py := (float32(x)-cx-ox)/cell, (float32(y)-cy-oy)/cell
+							u, v := (ch.c*px+ch.s*py)/ch.rx, (-ch.s*px+ch.c*py)/ch.ry
+							if u*u+v*v < 1 {
+								g := 1 + 0.06*cl[y*n+x]
+								p := s[(y*n+x)*3:]
+								p[0], p[1], p[2] = c[0]*g, c[1]*g, c[2]*g
 							}
 						}
 					}
 				}
-				p := s[(y*n+x)*3:]
-				p[0], p[1], p[2] = c[0]*g, c[1]*g, c[2]*g
 			}
 		}
 	}

@@ -12,9 +12,13 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/gonomaly/gonomaly/datasets"
 	"github.com/gonomaly/gonomaly/datasets/synth"
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
 )
 
 func main() {
@@ -23,16 +27,21 @@ func main() {
 	size := flag.Int("size", 224, "rendered image side in pixels")
 	seed := flag.Uint64("seed", 1, "dataset seed")
 	diff := flag.Float64("difficulty", 0, "defect difficulty in [0, 1]")
+	only := flag.String("categories", "", "comma-separated categories to draw (default: all)")
+	index := flag.Int("index", 0, "sample index of the defective images")
 	flag.Parse()
-	if err := run(*out, *thumb, *size, *seed, *diff); err != nil {
+	cats := synth.Categories()
+	if *only != "" {
+		cats = strings.Split(*only, ",")
+	}
+	if err := run(*out, cats, *thumb, *size, *index, *seed, *diff); err != nil {
 		fmt.Fprintln(os.Stderr, "samples:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string, thumb, size int, seed uint64, diff float64) error {
+func run(out string, cats []string, thumb, size, index int, seed uint64, diff float64) error {
 	const gap = 3
-	cats := synth.Categories()
 	cols := 0
 	for _, c := range cats {
 		d, _ := synth.Defects(c)
@@ -47,17 +56,26 @@ func run(out string, thumb, size int, seed uint64, diff float64) error {
 		if err != nil {
 			return err
 		}
-		defects, _ := synth.Defects(c)
+		defects, err := synth.Defects(c)
+		if err != nil {
+			return err
+		}
 		items := []datasets.Item{src.Item("test", datasets.GoodDefect, 0), src.Item("test", datasets.GoodDefect, 1)}
 		for _, d := range defects {
-			items = append(items, src.Item("test", d, 0))
+			items = append(items, src.Item("test", d, index))
 		}
 		for col, it := range items {
 			s, err := src.Load(it)
 			if err != nil {
 				return err
 			}
-			drawThumb(grid, gap+col*(thumb+gap), gap+row*(thumb+gap), thumb, s)
+			x, y := gap+col*(thumb+gap), gap+row*(thumb+gap)
+			drawThumb(grid, x, y, thumb, s)
+			label := it.Defect
+			if col == 0 {
+				label = c + ": good"
+			}
+			drawLabel(grid, x+3, y+thumb-4, label)
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -131,4 +149,15 @@ func drawThumb(dst *image.RGBA, x0, y0, t int, s datasets.Sample) {
 			}
 		}
 	}
+}
+
+// drawLabel writes text with its baseline at (x, y), white on a dark outline so it reads on any image.
+func drawLabel(dst *image.RGBA, x, y int, text string) {
+	for _, o := range [][2]int{{-1, 0}, {1, 0}, {0, -1}, {0, 1}, {1, 1}} {
+		d := font.Drawer{Dst: dst, Src: image.NewUniform(color.RGBA{0, 0, 0, 255}), Face: basicfont.Face7x13,
+			Dot: fixed.P(x+o[0], y+o[1])}
+		d.DrawString(text)
+	}
+	d := font.Drawer{Dst: dst, Src: image.NewUniform(color.RGBA{255, 255, 255, 255}), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
+	d.DrawString(text)
 }
