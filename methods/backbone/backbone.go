@@ -209,12 +209,18 @@ func (b *Backbone) Forward(ctx *context.Context, x *Node, taps ...string) []*Nod
 		v.SetTrainable(trainable)
 		return v.ValueGraph(g)
 	}
-	conv := func(name string, x *Node, stride, padding int) *Node {
-		return nn.Conv2D(x, param(name+".weight"), nn.ConvConfig{Stride: stride, Padding: padding})
-	}
-	bn := func(name string, x *Node) *Node {
-		return nn.BatchNormInference(x, param(name+".weight"), param(name+".bias"),
-			param(name+".running_mean"), param(name+".running_var"), bnEpsilon)
+	// convBN is a bias-free convolution followed by inference batch norm, with the normalisation folded
+	// into the kernel: conv(x, W*a) + (beta - mean*a), a = gamma/sqrt(var+eps). It is the same function
+	// (gradients included) with one pass over the activations fewer than nn.BatchNormInference after
+	// the convolution.
+	convBN := func(convName, bnName string, x *Node, stride, padding int) *Node {
+		gamma, beta := param(bnName+".weight"), param(bnName+".bias")
+		mean, variance := param(bnName+".running_mean"), param(bnName+".running_var")
+		a := Mul(gamma, Rsqrt(AddScalar(variance, bnEpsilon)))
+		c := a.Shape().Dimensions[0]
+		kernel := Mul(param(convName+".weight"), Reshape(a, 1, 1, 1, c))
+		bias := Reshape(Sub(beta, Mul(mean, a)), 1, 1, 1, c)
+		return Add(nn.Conv2D(x, kernel, nn.ConvConfig{Stride: stride, Padding: padding}), bias)
 	}
 
 	// ImageNet normalisation (torchvision.transforms.Normalize).
@@ -223,7 +229,7 @@ func (b *Backbone) Forward(ctx *context.Context, x *Node, taps ...string) []*Nod
 	h := Mul(Sub(x, ConvertDType(mean, x.DType())), ConvertDType(invStd, x.DType()))
 
 	// Stem: 7x7/2 convolution, batch norm, ReLU, 3x3/2 max-pool.
-	h = relu(bn("bn1", conv("conv1", h, 2, 3)))
+	h = relu(convBN("conv1", "bn1", h, 2, 3))
 	h = nn.MaxPool2D(h, 3, 2, 1)
 	outs := map[string]*Node{"stem": h}
 
@@ -233,7 +239,7 @@ func (b *Backbone) Forward(ctx *context.Context, x *Node, taps ...string) []*Nod
 			if li > 0 && bi == 0 {
 				stride = 2
 			}
-			h = b.block(fmt.Sprintf("layer%d.%d", li+1, bi), h, stride, conv, bn)
+			h = b.block(fmt.Sprintf("layer%d.%d", li+1, bi), h, stride, convBN)
 		}
 		outs[Taps[li+1]] = h
 	}
@@ -250,23 +256,22 @@ func (b *Backbone) Forward(ctx *context.Context, x *Node, taps ...string) []*Nod
 
 // block is one residual block (torchvision's BasicBlock or Bottleneck: stride on the 3x3 convolution,
 // "ResNet v1.5"); the shortcut is a strided 1x1 convolution plus batch norm when the shape changes.
-func (b *Backbone) block(prefix string, x *Node, stride int,
-	conv func(string, *Node, int, int) *Node, bn func(string, *Node) *Node) *Node {
+func (b *Backbone) block(prefix string, x *Node, stride int, convBN func(string, string, *Node, int, int) *Node) *Node {
 	var h *Node
 	if b.spec.bottleneck {
-		h = relu(bn(prefix+".bn1", conv(prefix+".conv1", x, 1, 0)))
-		h = relu(bn(prefix+".bn2", conv(prefix+".conv2", h, stride, 1)))
-		h = bn(prefix+".bn3", conv(prefix+".conv3", h, 1, 0))
+		h = relu(convBN(prefix+".conv1", prefix+".bn1", x, 1, 0))
+		h = relu(convBN(prefix+".conv2", prefix+".bn2", h, stride, 1))
+		h = convBN(prefix+".conv3", prefix+".bn3", h, 1, 0)
 	} else {
-		h = relu(bn(prefix+".bn1", conv(prefix+".conv1", x, stride, 1)))
-		h = bn(prefix+".bn2", conv(prefix+".conv2", h, 1, 1))
+		h = relu(convBN(prefix+".conv1", prefix+".bn1", x, stride, 1))
+		h = convBN(prefix+".conv2", prefix+".bn2", h, 1, 1)
 	}
 	shortcut := x
 	if _, ok := b.weights[prefix+".downsample.0.weight"]; ok {
-		shortcut = bn(prefix+".downsample.1", conv(prefix+".downsample.0", x, stride, 0))
+		shortcut = convBN(prefix+".downsample.0", prefix+".downsample.1", x, stride, 0)
 	}
 	return relu(Add(h, shortcut))
 }
 
-// relu is max(x, 0).
-func relu(x *Node) *Node { return Max(x, ZerosLike(x)) }
+// relu is max(x, 0), against a scalar so no zero tensor is materialised.
+func relu(x *Node) *Node { return MaxScalar(x, 0) }
