@@ -134,6 +134,14 @@ func TestEvaluateThresholds(t *testing.T) {
 	if rep.ScoreNorm.Apply(float64(maxNormal)) >= 0.5 {
 		t.Error("max normal score normalises to >= 0.5")
 	}
+	// Binned pixel metrics carry their bounds into the table.
+	binned, err := Evaluate(preds, labels, masks, nil, Options{Bins: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if binned.Pixel.Bins != 256 || binned.Pixel.AUROCBound <= 0 || !strings.Contains(binned.String(), "binned pixel metrics (256 bins)") {
+		t.Errorf("binned report: bins %d, bound %v\n%s", binned.Pixel.Bins, binned.Pixel.AUROCBound, binned)
+	}
 	// Quantile fallback.
 	rep, err = Evaluate(preds, labels, masks, nil, Options{Val: &val, NormalQuantile: 0.5})
 	if err != nil {

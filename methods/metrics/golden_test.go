@@ -29,6 +29,7 @@ type goldenPixel struct {
 	F1Threshold float64
 	Regions     int
 	AUPRO       map[string]float64
+	AUPROF32    float64 `json:"aupro_float32fpr"`
 	PRO         goldenCurve
 }
 
@@ -146,6 +147,9 @@ func TestPixelGolden(t *testing.T) {
 				}
 				if !near(r.AUPRO, c.AUPRO["0.3"]) {
 					t.Errorf("AUPRO = %v, want %v", r.AUPRO, c.AUPRO["0.3"])
+				}
+				if !near(r.AUPRO, c.AUPROF32) {
+					t.Errorf("AUPRO = %v, official float32-FPR variant %v", r.AUPRO, c.AUPROF32)
 				}
 				checkCurve(t, "PRO", r.PRO, c.PRO.X, c.PRO.Y, nil)
 				for lim, want := range map[float64]float64{0.3: c.AUPRO["0.3"], 1: c.AUPRO["1.0"], 0.05: c.AUPRO["0.05"]} {
