@@ -83,6 +83,12 @@ func loadMVTecLayout(benchmark, root, category string, opts Options) (*Dataset, 
 	if err != nil {
 		return nil, err
 	}
+	// Files lying in test/ itself belong to no defect type: skip and count them.
+	loose, err := l.images(testDir)
+	if err != nil {
+		return nil, err
+	}
+	l.skipped = append(l.skipped, loose...)
 	var test []Item
 	for _, defect := range defects {
 		files, err := l.images(filepath.Join(testDir, defect))
