@@ -1,7 +1,9 @@
 // Command samples draws a grid of synthetic benchmark samples: one row per category, two normal images
-// then one image of each defect type with its mask outlined in red, and writes it as a PNG.
+// then one image of each defect type with its mask outlined in red, and writes it as a PNG. With
+// -synthesis it also draws the training-time anomaly synthesis of datasets/anomalysynth (DRAEM Perlin,
+// CutPaste patch and scar) on normal samples.
 //
-//	go run ./datasets/synth/cmd/samples -out docs/synth_samples.png
+//	go run ./datasets/synth/cmd/samples -out docs/synth_samples.png -synthesis docs/anomalysynth_samples.png
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/gonomaly/gonomaly/datasets"
+	"github.com/gonomaly/gonomaly/datasets/anomalysynth"
 	"github.com/gonomaly/gonomaly/datasets/synth"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -29,7 +32,14 @@ func main() {
 	diff := flag.Float64("difficulty", 0, "defect difficulty in [0, 1]")
 	only := flag.String("categories", "", "comma-separated categories to draw (default: all)")
 	index := flag.Int("index", 0, "sample index of the defective images")
+	synthesis := flag.String("synthesis", "", "also write an anomaly-synthesis figure to this PNG path")
 	flag.Parse()
+	if *synthesis != "" {
+		if err := runSynthesis(*synthesis, *thumb, *size, *seed); err != nil {
+			fmt.Fprintln(os.Stderr, "samples:", err)
+			os.Exit(1)
+		}
+	}
 	cats := synth.Categories()
 	if *only != "" {
 		cats = strings.Split(*only, ",")
@@ -78,6 +88,11 @@ func run(out string, cats []string, thumb, size, index int, seed uint64, diff fl
 			drawLabel(grid, x+3, y+thumb-4, label)
 		}
 	}
+	return save(out, grid)
+}
+
+// save writes the PNG atomically.
+func save(out string, grid image.Image) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
@@ -91,11 +106,70 @@ func run(out string, cats []string, thumb, size, index int, seed uint64, diff fl
 		os.Remove(tmp.Name())
 		return err
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
 		return err
 	}
 	return os.Rename(tmp.Name(), out)
+}
+
+// runSynthesis draws, for a few categories, a normal image and the DRAEM Perlin, CutPaste patch and
+// CutPaste scar anomalies made from it.
+func runSynthesis(out string, thumb, size int, seed uint64) error {
+	const gap = 3
+	cats := []string{"carpet", "wood", "leather", "nut", "screw", "pill"}
+	cols := 5
+	grid := image.NewRGBA(image.Rect(0, 0, cols*(thumb+gap)+gap, len(cats)*(thumb+gap)+gap))
+	for i := range grid.Pix {
+		grid.Pix[i] = 255
+	}
+	perlin := anomalysynth.DefaultPerlin()
+	perlin.CleanProbability = 0
+	cp := anomalysynth.DefaultCutPaste()
+	for row, c := range cats {
+		src, err := synth.NewSource(c, synth.Options{Size: size, Seed: seed})
+		if err != nil {
+			return err
+		}
+		s, err := src.Load(src.Item("train", datasets.GoodDefect, 0))
+		if err != nil {
+			return err
+		}
+		k := uint64(row) * 10
+		p1, err := perlin.Apply(s.Image, k+1)
+		if err != nil {
+			return err
+		}
+		p2, err := perlin.Apply(s.Image, k+2)
+		if err != nil {
+			return err
+		}
+		patch, err := cp.Patch(s.Image, k+3)
+		if err != nil {
+			return err
+		}
+		scar, err := cp.Scar(s.Image, k+4)
+		if err != nil {
+			return err
+		}
+		cells := []struct {
+			label string
+			img   datasets.Image
+			mask  datasets.Image
+		}{{c + ": normal", s.Image, s.Mask}, {"DRAEM Perlin", p1.Image, p1.Mask}, {"DRAEM Perlin", p2.Image, p2.Mask},
+			{"CutPaste patch", patch.Image, patch.Mask}, {"CutPaste scar", scar.Image, scar.Mask}}
+		for col, cell := range cells {
+			x, y := gap+col*(thumb+gap), gap+row*(thumb+gap)
+			drawThumb(grid, x, y, thumb, datasets.Sample{Image: cell.img, Mask: cell.mask})
+			drawLabel(grid, x+3, y+thumb-4, cell.label)
+		}
+	}
+	return save(out, grid)
 }
 
 // drawThumb box-filters the sample down to t x t at (x0, y0) and outlines its mask in red.
