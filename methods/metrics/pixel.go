@@ -22,8 +22,12 @@ type pixelConfig struct {
 }
 
 // WithBins selects binned mode with b equal-width bins between the smallest and largest score
-// (b <= 0, the default, is exact mode). Binned mode is exact at the bin edges; PixelResult reports
-// the resulting error bound of every metric.
+// (b <= 0, the default, is exact mode): one pass, O(b) memory, no sorting. All pixels of a bin count as
+// one threshold step, so the curves are exact at the bin edges and straight in between. PixelResult
+// reports the resulting error bound of every metric for the data at hand; for AUROC it is
+// 1/2 * sum_b dFPR_b * dTPR_b <= 1/2 * max_b dTPR_b (the largest share of anomalous pixels in one bin),
+// and likewise for AUPRO with the PRO curve (divided by the FPR limit). Scores with far outliers put
+// most pixels in few bins: the bound shows it; raise b or use exact mode.
 func WithBins(b int) PixelOption { return func(c *pixelConfig) { c.bins = b } }
 
 // WithCurvePoints thins the returned pixel curves to about n points (consecutive kept points are at least

@@ -49,8 +49,10 @@ func naivePixel(maps, masks []datasets.Image, limit float64) (auroc, aupro float
 	var all []px
 	var sizes []int
 	for i := range maps {
-		lab := make([]int32, len(maps[i].Pix))
-		n, sz := Regions(masks[i].Pix, maps[i].H, maps[i].W, lab)
+		lab, sz, err := Regions(masks[i])
+		if err != nil {
+			panic(err)
+		}
 		for j, v := range maps[i].Pix {
 			r := -1
 			if lab[j] > 0 {
@@ -58,7 +60,7 @@ func naivePixel(maps, masks []datasets.Image, limit float64) (auroc, aupro float
 			}
 			all = append(all, px{v, masks[i].Pix[j] == 1, r})
 		}
-		sizes = append(sizes, sz[:n]...)
+		sizes = append(sizes, sz...)
 	}
 	// Mann-Whitney: count pairs.
 	levels := map[float32][2]float64{}
@@ -273,13 +275,18 @@ func TestRegions8Connected(t *testing.T) {
 		0, 0, 0, 0,
 		1, 1, 0, 1,
 	}
-	lab := make([]int32, 16)
-	n, sizes := Regions(mask, 4, 4, lab)
-	if n != 4 || len(sizes) != 4 || sizes[0] != 2 || sizes[1] != 2 || sizes[2] != 2 || sizes[3] != 1 {
-		t.Errorf("Regions = %d %v, want 4 [2 2 2 1]; labels %v", n, sizes, lab)
+	lab, sizes, err := Regions(datasets.Image{H: 4, W: 4, C: 1, Pix: mask})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sizes); n != 4 || sizes[0] != 2 || sizes[1] != 2 || sizes[2] != 2 || sizes[3] != 1 {
+		t.Errorf("Regions = %v, want [2 2 2 1]; labels %v", sizes, lab)
 	}
 	if lab[0] != lab[5] || lab[0] == lab[3] {
 		t.Errorf("diagonal neighbours must join, separate blobs must not: %v", lab)
+	}
+	if _, _, err := Regions(datasets.Image{H: 2, W: 2, C: 1, Pix: mask}); err == nil {
+		t.Error("Regions accepted a mask whose size does not match its pixels")
 	}
 }
 

@@ -1,13 +1,26 @@
 package metrics
 
-// Regions labels the 8-connected components of the non-zero pixels of a mask (row-major, h x w), as
-// scipy.ndimage.label(mask, structure=np.ones((3, 3))) does in MVTec AD's evaluation: lab[i] is 0 for
-// background and 1..n for the components, numbered in raster order of their first pixel. It returns n
-// and the size of each component (sizes[k] is the size of component k+1). lab must have h*w entries.
-func Regions(mask []float32, h, w int, lab []int32) (n int, sizes []int) {
+import (
+	"fmt"
+
+	"github.com/gonomaly/gonomaly/datasets"
+)
+
+// Regions labels the 8-connected components of the non-zero pixels of a mask (C == 1), as
+// scipy.ndimage.label(mask, structure=np.ones((3, 3))) does in MVTec AD's evaluation: labels[i] is 0 for
+// background and 1..n for the components, numbered in raster order of their first pixel; sizes[k] is
+// the pixel count of component k+1.
+func Regions(mask datasets.Image) (labels []int32, sizes []int, err error) {
+	if err := mask.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("metrics: mask: %w", err)
+	}
+	if mask.C != 1 {
+		return nil, nil, fmt.Errorf("metrics: mask has %d channels, want 1", mask.C)
+	}
 	var r regionLabeler
-	n = r.label(mask, h, w, lab)
-	return n, r.sizes
+	labels = make([]int32, len(mask.Pix))
+	r.label(mask.Pix, mask.H, mask.W, labels)
+	return labels, r.sizes, nil
 }
 
 // regionLabeler keeps the flood-fill stack between calls.
