@@ -90,6 +90,17 @@ func BenchmarkDecode1024PNG(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }
 
+// BenchmarkDecode1024JPEG measures JPEG decoding (4:2:0 YCbCr) to float RGB at full size.
+func BenchmarkDecode1024JPEG(b *testing.B) {
+	data := encode(b, ".jpg", photoLike(1024, 1024, 2))
+	for b.Loop() {
+		if _, err := DecodeBytes(data, 3, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
 // BenchmarkResize1024To256 measures the antialiased bilinear resize alone.
 func BenchmarkResize1024To256(b *testing.B) {
 	im, _ := FromGoImage(photoLike(1024, 1024, 1), 3)

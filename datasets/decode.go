@@ -315,10 +315,17 @@ func rowConverter(g image.Image, channels int) (conv func(y int, dst []float32),
 			}
 		}
 	case *image.YCbCr:
+		// COffset is a row term plus a column term for every subsampling ratio: precompute the columns.
+		col := make([]int, w)
+		c0 := src.COffset(b.Min.X, b.Min.Y)
+		for x := range col {
+			col[x] = src.COffset(b.Min.X+x, b.Min.Y) - c0
+		}
 		conv = func(y int, dst []float32) {
 			yRow := src.Y[src.YOffset(b.Min.X, b.Min.Y+y):][:w]
-			for x := 0; x < w; x++ {
-				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
+			cRow := src.COffset(b.Min.X, b.Min.Y+y)
+			for x, cx := range col {
+				ci := cRow + cx
 				r, gg, bb := color.YCbCrToRGB(yRow[x], src.Cb[ci], src.Cr[ci])
 				put(dst, x, float32(r)*inv8, float32(gg)*inv8, float32(bb)*inv8)
 			}

@@ -43,12 +43,13 @@ func TestFromGoImageFastPathsMatchGeneric(t *testing.T) {
 	}
 	// Sub-images exercise non-zero bounds.
 	sub := nrgba.SubImage(image.Rect(2, 1, 6, 4))
+	subYCC := ycc.SubImage(image.Rect(1, 1, 6, 4))
 	for _, tc := range []struct {
 		name string
 		g    image.Image
 	}{
 		{"NRGBA", nrgba}, {"RGBA", rgba}, {"Gray", gray}, {"Gray16", gray16}, {"NRGBA64", nrgba64},
-		{"RGBA64", rgba64}, {"CMYK", cmyk}, {"Paletted", pal}, {"YCbCr", ycc}, {"SubNRGBA", sub},
+		{"RGBA64", rgba64}, {"CMYK", cmyk}, {"Paletted", pal}, {"YCbCr", ycc}, {"SubNRGBA", sub}, {"SubYCbCr", subYCC},
 	} {
 		for _, ch := range []int{1, 3} {
 			fast, err := FromGoImage(tc.g, ch)
