@@ -404,6 +404,33 @@ func maskFromGoImage(g image.Image) Image {
 				}
 			}
 		}
+	case *image.Gray16:
+		for y := 0; y < h; y++ {
+			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):][:2*w]
+			for x := 0; x < w; x++ {
+				if row[2*x]|row[2*x+1] != 0 {
+					out.Pix[y*w+x] = 1
+				}
+			}
+		}
+	case *image.NRGBA, *image.RGBA:
+		// Both store 4 bytes per pixel with alpha last; colour is zero in both or in neither.
+		var pix []byte
+		var off func(x, y int) int
+		if n, ok := src.(*image.NRGBA); ok {
+			pix, off = n.Pix, n.PixOffset
+		} else {
+			r := src.(*image.RGBA)
+			pix, off = r.Pix, r.PixOffset
+		}
+		for y := 0; y < h; y++ {
+			row := pix[off(b.Min.X, b.Min.Y+y):][:4*w]
+			for x := 0; x < w; x++ {
+				if row[4*x]|row[4*x+1]|row[4*x+2] != 0 {
+					out.Pix[y*w+x] = 1
+				}
+			}
+		}
 	case *image.YCbCr:
 		// Lossy masks: luma decides, so chroma noise does not mark pixels.
 		for y := 0; y < h; y++ {

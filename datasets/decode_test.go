@@ -328,3 +328,43 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestMaskFastPathsMatchGeneric checks every mask fast path against the generic per-pixel rule.
+func TestMaskFastPathsMatchGeneric(t *testing.T) {
+	const w, h = 6, 5
+	gray := image.NewGray(image.Rect(0, 0, w, h))
+	gray16 := image.NewGray16(image.Rect(0, 0, w, h))
+	nrgba := image.NewNRGBA(image.Rect(0, 0, w, h))
+	rgba := image.NewRGBA(image.Rect(0, 0, w, h))
+	pal := image.NewPaletted(image.Rect(0, 0, w, h), color.Palette{color.Black, color.White, color.Gray{1}})
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			on := (x*y+x)%3 == 0
+			v := uint8(0)
+			if on {
+				v = uint8(1 + x)
+			}
+			gray.SetGray(x, y, color.Gray{v})
+			gray16.SetGray16(x, y, color.Gray16{uint16(v)})
+			nrgba.SetNRGBA(x, y, color.NRGBA{0, v, 0, 255})
+			rgba.SetRGBA(x, y, color.RGBA{0, 0, v, 255})
+			pal.SetColorIndex(x, y, uint8(x%3))
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		g    image.Image
+	}{{"Gray", gray}, {"Gray16", gray16}, {"NRGBA", nrgba}, {"RGBA", rgba}, {"Paletted", pal}, {"SubGray", gray.SubImage(image.Rect(1, 1, 5, 4))}} {
+		fast, slow := maskFromGoImage(tc.g), maskFromGoImage(hidden{tc.g})
+		ones := 0
+		for i := range fast.Pix {
+			if fast.Pix[i] != slow.Pix[i] {
+				t.Fatalf("%s: pixel %d fast %g generic %g", tc.name, i, fast.Pix[i], slow.Pix[i])
+			}
+			ones += int(fast.Pix[i])
+		}
+		if ones == 0 || ones == len(fast.Pix) {
+			t.Errorf("%s: %d of %d pixels set; the test pattern should mix", tc.name, ones, len(fast.Pix))
+		}
+	}
+}
