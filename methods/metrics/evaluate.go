@@ -1,11 +1,13 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gonomaly/gonomaly/datasets"
 	"github.com/gonomaly/gonomaly/methods"
@@ -91,7 +93,18 @@ type Report struct {
 // Evaluate scores predictions against image labels, ground-truth masks (nil: no pixel metrics; a zero
 // Image stands for an all-normal mask) and defect types (nil: no breakdown; normal images are those
 // labelled Normal whatever their defect string). It is the entry point of notebooks.
+// See also EvaluateContext.
 func Evaluate(preds []methods.Prediction, labels []datasets.Label, masks []datasets.Image, defects []string, opts Options) (Report, error) {
+	return EvaluateContext(context.Background(), preds, labels, masks, defects, opts)
+}
+
+// EvaluateContext is Evaluate reporting progress (one step per evaluated subset: all images, then
+// each defect type) through methods.ReportProgress and stopping with ctx.Err() between subsets.
+func EvaluateContext(ctx context.Context, preds []methods.Prediction, labels []datasets.Label, masks []datasets.Image, defects []string, opts Options) (Report, error) {
+	start := time.Now()
+	if err := ctx.Err(); err != nil {
+		return Report{}, err
+	}
 	n := len(preds)
 	if n == 0 {
 		return Report{}, errors.New("metrics: no predictions")
@@ -132,6 +145,11 @@ func Evaluate(preds []methods.Prediction, labels []datasets.Label, masks []datas
 	}
 	rep.confusion(scores, bl)
 
+	steps := 1
+	progress := func(done int) {
+		methods.ReportProgress(ctx, methods.Event{Task: "metrics: evaluating", Done: done, Total: steps,
+			Elapsed: time.Since(start), Finished: done == steps})
+	}
 	if defects != nil && !opts.NoPerDefect {
 		var normal []int
 		groups := map[string][]int{}
@@ -147,8 +165,17 @@ func Evaluate(preds []methods.Prediction, labels []datasets.Label, masks []datas
 			groups[d] = append(groups[d], i)
 		}
 		rep.PerDefect = map[string]Report{}
-		for d, idx := range groups {
+		for d := range groups {
 			rep.Defects = append(rep.Defects, d)
+		}
+		slices.Sort(rep.Defects)
+		steps += len(rep.Defects)
+		progress(1)
+		for k, d := range rep.Defects {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
+			idx := groups[d]
 			sub := slices.Concat(normal, idx)
 			slices.Sort(sub)
 			ss, sl := make([]float64, len(sub)), make([]bool, len(sub))
@@ -168,9 +195,11 @@ func Evaluate(preds []methods.Prediction, labels []datasets.Label, masks []datas
 				rep.Warnings = append(rep.Warnings, d+": "+w)
 			}
 			rep.PerDefect[d] = r
+			progress(2 + k)
 		}
-		slices.Sort(rep.Defects)
+		return rep, nil
 	}
+	progress(1)
 	return rep, nil
 }
 

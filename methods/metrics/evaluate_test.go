@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"math"
 	"slices"
@@ -259,5 +260,22 @@ func TestThresholdHelpers(t *testing.T) {
 	}
 	if _, err := NewNormalizer(math.NaN(), s); err == nil {
 		t.Error("NaN threshold accepted")
+	}
+}
+
+func TestEvaluateContextProgress(t *testing.T) {
+	preds, labels, masks, defects := evalSet(14)
+	var events []methods.Event
+	ctx := methods.WithProgress(context.Background(), func(e methods.Event) { events = append(events, e) })
+	if _, err := EvaluateContext(ctx, preds, labels, masks, defects, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 3 || events[2].Done != 3 || events[2].Total != 3 || !events[2].Finished || events[0].Finished {
+		t.Errorf("progress events %+v, want 3 ending with 3/3 finished", events)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := EvaluateContext(cancelled, preds, labels, masks, defects, Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: err = %v", err)
 	}
 }
