@@ -107,8 +107,11 @@ func Defects(category string) ([]string, error) {
 
 // Options configures a synthetic category. Zero fields take their defaults.
 type Options struct {
-	// Size is the image side in pixels (square, RGB). Default 256; range [32, 4096].
+	// Size is the image side in pixels (square). Default 256; range [32, 4096].
 	Size int
+	// Channels is 3 (RGB, default) or 1 (grey: the luma of the RGB render, as MVTec AD's grey
+	// categories). Masks stay exact in either case.
+	Channels int
 	// Seed selects the whole dataset; the same seed gives identical pixels.
 	Seed uint64
 	// Difficulty in [0, 1] makes defects smaller and fainter: 0 (default) spans clearly visible small to
@@ -125,16 +128,19 @@ type Options struct {
 	ValFraction float64
 }
 
-// DefaultOptions returns the defaults: 256 px, seed 0, difficulty 0, 60 train, 20 normal and 8 per
+// DefaultOptions returns the defaults: 256 px RGB, seed 0, difficulty 0, 60 train, 20 normal and 8 per
 // defect type in test, no validation split.
 func DefaultOptions() Options {
-	return Options{Size: 256, Train: 60, TestNormal: 20, TestPerDefect: 8}
+	return Options{Size: 256, Channels: 3, Train: 60, TestNormal: 20, TestPerDefect: 8}
 }
 
 func (o Options) withDefaults() (Options, error) {
 	d := DefaultOptions()
 	if o.Size == 0 {
 		o.Size = d.Size
+	}
+	if o.Channels == 0 {
+		o.Channels = d.Channels
 	}
 	if o.Train == 0 {
 		o.Train = d.Train
@@ -148,6 +154,8 @@ func (o Options) withDefaults() (Options, error) {
 	switch {
 	case o.Size < 32 || o.Size > 4096:
 		return o, fmt.Errorf("synth: Size %d out of range [32, 4096]", o.Size)
+	case o.Channels != 1 && o.Channels != 3:
+		return o, fmt.Errorf("synth: Channels must be 1 or 3, got %d", o.Channels)
 	case math.IsNaN(o.Difficulty) || o.Difficulty < 0 || o.Difficulty > 1:
 		return o, fmt.Errorf("synth: Difficulty %v out of range [0, 1]", o.Difficulty)
 	case o.Train < 0 || o.TestNormal < 0 || o.TestPerDefect < 0:
@@ -208,7 +216,7 @@ func (s *Source) Load(it datasets.Item) (datasets.Sample, error) {
 		return datasets.Sample{}, fmt.Errorf("synth: %s/%s: label %d does not match defect type %q", s.cat.name, it.ID, it.Label, it.Defect)
 	}
 	r := NewRand(s.opts.Seed, s.cat.name+"/"+it.ID)
-	img, mask, err := render(s.cat, s.opts.Size, s.opts.Difficulty, it.Defect, r)
+	img, mask, err := render(s.cat, s.opts.Size, s.opts.Channels, s.opts.Difficulty, it.Defect, r)
 	if err != nil {
 		return datasets.Sample{}, fmt.Errorf("synth: %s/%s: %w", s.cat.name, it.ID, err)
 	}
@@ -306,7 +314,7 @@ func Texture(category string, size int, seed uint64) (datasets.Image, error) {
 
 // render draws one sample: every normal-variation parameter is drawn from r first, so the clean image of
 // a sample does not depend on its defect; then the defect, if any.
-func render(c *category, n int, difficulty float64, defect string, r *rand.Rand) (datasets.Image, datasets.Image, error) {
+func render(c *category, n, ch int, difficulty float64, defect string, r *rand.Rand) (datasets.Image, datasets.Image, error) {
 	surf := make(surface, n*n*3)
 	sup := make([]bool, n*n)
 	var bg surface
@@ -323,7 +331,7 @@ func render(c *category, n int, difficulty float64, defect string, r *rand.Rand)
 	}
 	light := lighting(r, n)
 	noise := sensorNoise(r, n)
-	clean := compose(surf, light, noise)
+	clean := compose(surf, light, noise, ch)
 	mask := datasets.NewImage(n, n, 1)
 	if defect == datasets.GoodDefect {
 		return clean, mask, nil
@@ -369,23 +377,29 @@ func render(c *category, n int, difficulty float64, defect string, r *rand.Rand)
 	if area < minArea {
 		return datasets.Image{}, datasets.Image{}, fmt.Errorf("could not place a %s defect", defect)
 	}
-	img := compose(def, light, noise)
+	// Outside the region the defective image is the clean one; inside, light the changed surface.
+	img := clean.Clone()
 	for i, in := range region {
-		a, b := img.Pix[3*i:3*i+3], clean.Pix[3*i:3*i+3]
 		if !in {
-			copy(a, b)
 			continue
 		}
+		a, b := img.Pix[ch*i:ch*i+ch], clean.Pix[ch*i:ch*i+ch]
+		composePixel(a, def, light, noise, i)
 		mask.Pix[i] = 1
-		if max(abs32(a[0]-b[0]), abs32(a[1]-b[1]), abs32(a[2]-b[2])) >= MinDefectDelta {
+		d, mean := float32(0), float32(0)
+		for k := range ch {
+			d = max(d, abs32(a[k]-b[k]))
+			mean += b[k] / float32(ch)
+		}
+		if d >= MinDefectDelta {
 			continue
 		}
 		// Too faint to count: push it to the minimum visible change, away from the nearer bound.
 		sgn := float32(MinDefectDelta * 1.01)
-		if (b[0]+b[1]+b[2])/3 > 0.5 {
+		if mean > 0.5 {
 			sgn = -sgn
 		}
-		for k := range 3 {
+		for k := range ch {
 			a[k] = clamp01(b[k] + sgn)
 		}
 	}
@@ -432,16 +446,26 @@ func sensorNoise(r *rand.Rand, n int) []float32 {
 	return out
 }
 
-// compose lights the surface, adds sensor noise and clamps to [0, 1].
-func compose(s surface, light, noise []float32) datasets.Image {
+// compose lights the surface, adds sensor noise and clamps to [0, 1], in ch (1 or 3) channels.
+func compose(s surface, light, noise []float32, ch int) datasets.Image {
 	n2 := len(light)
 	n := int(math.Sqrt(float64(n2)))
-	img := datasets.NewImage(n, n, 3)
+	img := datasets.NewImage(n, n, ch)
 	for i := range n2 {
-		l := light[i]
-		for k := range 3 {
-			img.Pix[3*i+k] = clamp01(s[3*i+k]*l + noise[3*i+k])
-		}
+		composePixel(img.Pix[ch*i:ch*i+ch], s, light, noise, i)
 	}
 	return img
+}
+
+// composePixel writes pixel i, lit and noised, to out: RGB, or its luma (BT.601) when len(out) == 1.
+func composePixel(out []float32, s surface, light, noise []float32, i int) {
+	l := light[i]
+	r := clamp01(s[3*i]*l + noise[3*i])
+	g := clamp01(s[3*i+1]*l + noise[3*i+1])
+	b := clamp01(s[3*i+2]*l + noise[3*i+2])
+	if len(out) == 1 {
+		out[0] = clamp01(0.299*r + 0.587*g + 0.114*b)
+		return
+	}
+	out[0], out[1], out[2] = r, g, b
 }

@@ -53,6 +53,7 @@ func TestOptionErrors(t *testing.T) {
 	}{
 		{"unknown category", "bottle", Options{}},
 		{"tiny size", "carpet", Options{Size: 8}},
+		{"two channels", "carpet", Options{Channels: 2}},
 		{"difficulty above 1", "carpet", Options{Difficulty: 1.5}},
 		{"negative difficulty", "carpet", Options{Difficulty: -0.1}},
 		{"NaN difficulty", "carpet", Options{Difficulty: math.NaN()}},
@@ -154,7 +155,7 @@ func TestDeterminism(t *testing.T) {
 func clean(t *testing.T, s *Source, it datasets.Item) datasets.Image {
 	t.Helper()
 	r := NewRand(s.opts.Seed, s.cat.name+"/"+it.ID)
-	img, _, err := render(s.cat, s.opts.Size, s.opts.Difficulty, datasets.GoodDefect, r)
+	img, _, err := render(s.cat, s.opts.Size, s.opts.Channels, s.opts.Difficulty, datasets.GoodDefect, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,12 +166,16 @@ func clean(t *testing.T, s *Source, it datasets.Item) datasets.Image {
 // exactly the set of pixels that differ from the clean render, and that difficulty shrinks defects.
 func TestMasksExact(t *testing.T) {
 	const n, per = 96, 4
-	for _, c := range Categories() {
+	for ci, c := range Categories() {
+		ch := 3
+		if ci%3 == 2 {
+			ch = 1 // grey renders must keep exact masks too
+		}
 		defects, _ := Defects(c)
 		for _, kind := range defects {
 			var areas [2]float64
 			for di, diff := range []float64{0, 1} {
-				src, _ := NewSource(c, Options{Size: n, Seed: 3, Difficulty: diff})
+				src, _ := NewSource(c, Options{Size: n, Channels: ch, Seed: 3, Difficulty: diff})
 				for i := range per {
 					it := src.Item("test", kind, i)
 					s, err := src.Load(it)
@@ -184,8 +189,8 @@ func TestMasksExact(t *testing.T) {
 					area, bad := 0, 0
 					for p := range n * n {
 						d := float32(0)
-						for k := range 3 {
-							d = max(d, abs32(s.Image.Pix[3*p+k]-ref.Pix[3*p+k]))
+						for k := range ch {
+							d = max(d, abs32(s.Image.Pix[ch*p+k]-ref.Pix[ch*p+k]))
 						}
 						switch m := s.Mask.Pix[p]; {
 						case m == 1:
@@ -475,5 +480,29 @@ func TestSmallestSize(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestLoadAllMatchesSample(t *testing.T) {
+	ds, err := New("leather", Options{Size: 40, Train: 5, TestNormal: 2, TestPerDefect: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := LoadAll(ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range all {
+		one, _ := ds.Test.Sample(i)
+		if s.ID != one.ID || !equalImages(s.Image, one.Image) || !equalImages(s.Mask, one.Mask) {
+			t.Errorf("LoadAll item %d (%s) differs from Sample(%d)", i, s.ID, i)
+		}
+	}
+	if err := WriteMVTec(t.TempDir(), &datasets.Dataset{Category: "x"}); err == nil {
+		t.Error("WriteMVTec accepted a dataset without splits")
+	}
+	ds.Category = "../escape"
+	if err := WriteMVTec(t.TempDir(), ds); err == nil {
+		t.Error("WriteMVTec accepted a category with a path separator")
 	}
 }
