@@ -77,6 +77,15 @@ func TestGalleryWritesEveryChart(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "metrics_table.txt")); err != nil {
 		t.Error(err)
 	}
+	perDefect, err := os.ReadFile(filepath.Join(dir, "metrics_per_defect.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"scratch", "crack", "hole"} {
+		if !strings.Contains(string(perDefect), d) {
+			t.Errorf("per-defect table lacks %q:\n%s", d, perDefect)
+		}
+	}
 }
 
 func TestGalleryBadCategory(t *testing.T) {
