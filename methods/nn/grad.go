@@ -25,7 +25,9 @@ func withCustomGradient(inputs []*graph.Node, forward func(in []*graph.Node) *gr
 	for i, x := range inputs {
 		stopped[i] = graph.StopGradient(x)
 	}
-	y := forward(stopped)
+	// StopGradient on the output too, so autodiff builds no VJP nodes inside forward (some would need
+	// ops the backend lacks, e.g. Slice's Pad).
+	y := graph.StopGradient(forward(stopped))
 
 	var v, vUsed *graph.Node // v: gradient at the output in the current graph.Gradient() call.
 	var grads []*graph.Node
