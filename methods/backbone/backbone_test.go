@@ -270,6 +270,14 @@ func TestHubDownloadAndCache(t *testing.T) {
 	if err != nil || !b2.Pretrained() || requests != 1 {
 		t.Fatalf("cached load: err=%v pretrained=%v requests=%d", err, b2 != nil && b2.Pretrained(), requests)
 	}
+	// A damaged cache file is an error that says what to do, not a silent fallback.
+	if err := os.WriteFile(cached, data[:1000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New("resnet18", Options{Weights: "test/resnet18-tiny", WidthDiv: 8, CacheDir: cache})
+	if err == nil || !strings.Contains(err.Error(), cached) || !strings.Contains(err.Error(), "delete the file") {
+		t.Errorf("damaged cache: err = %v", err)
+	}
 }
 
 // TestNoNetworkFallsBackQuickly: an unreachable hub or a 404 gives seeded weights, not an error.

@@ -118,7 +118,10 @@ func (b *Backbone) loadWeights(opts Options) error {
 			b.arch, err, opts.Seed)
 		return nil
 	}
-	return b.loadFile(path)
+	if err := b.loadFile(path); err != nil {
+		return fmt.Errorf("%w (cached download of %s: delete the file to fetch it again)", err, w)
+	}
+	return nil
 }
 
 func isFile(path string) bool {
@@ -313,6 +316,7 @@ func fetchHub(url, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "gonomaly: downloading %s (%d MB) to %s\n", url, max(resp.ContentLength, 0)>>20, path)
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".model.safetensors.tmp-*")
 	if err != nil {
 		return err
