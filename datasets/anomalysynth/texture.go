@@ -116,8 +116,14 @@ func Augment(im datasets.Image, name string, r *rand.Rand) datasets.Image {
 	case "gamma":
 		for c := range out.C {
 			g := uniform(r, 0.5, 2)
+			var lut [1025]float32 // pow on a fine grid, linearly interpolated
+			for k := range lut {
+				lut[k] = float32(math.Pow(float64(k)/1024, g))
+			}
 			for i := c; i < len(px); i += out.C {
-				px[i] = float32(math.Pow(float64(max(px[i], 0)), g))
+				x := clamp01(px[i]) * 1024
+				k := min(int(x), 1023)
+				px[i] = lut[k] + (lut[k+1]-lut[k])*(x-float32(k))
 			}
 		}
 	case "brightness":
@@ -161,15 +167,15 @@ func Augment(im datasets.Image, name string, r *rand.Rand) datasets.Image {
 			px[i] = 1 - px[i]
 		}
 	case "autocontrast":
-		cut := uniform(r, 0, 0.2) // fraction of pixels clipped at each end, per channel
+		cut := uniform(r, 0, 0.2) // fraction of pixels clipped in all, per channel
 		for c := range out.C {
-			vals := make([]float32, 0, out.H*out.W)
+			// Percentiles from a 1024-bin histogram (PIL works on 256 levels).
+			var hist [1024]int
 			for i := c; i < len(px); i += out.C {
-				vals = append(vals, px[i])
+				hist[min(int(clamp01(px[i])*1023+0.5), 1023)]++
 			}
-			slices.Sort(vals)
-			lo := vals[int(cut/2*float64(len(vals)-1))]
-			hi := vals[int((1-cut/2)*float64(len(vals)-1))]
+			n := out.H * out.W
+			lo, hi := percentileBin(hist[:], int(cut/2*float64(n))), percentileBin(hist[:], n-1-int(cut/2*float64(n)))
 			if hi <= lo {
 				continue
 			}
@@ -199,24 +205,34 @@ func Augment(im datasets.Image, name string, r *rand.Rand) datasets.Image {
 	return out
 }
 
+// percentileBin returns the value (bin centre) of the k-th smallest sample of a [0, 1] histogram.
+func percentileBin(hist []int, k int) float32 {
+	sum := 0
+	for b, h := range hist {
+		sum += h
+		if sum > k {
+			return float32(b) / float32(len(hist)-1)
+		}
+	}
+	return 1
+}
+
 // smooth3 is PIL's SMOOTH filter (3x3 kernel, centre 5, others 1, /13), edges replicated.
 func smooth3(im datasets.Image) datasets.Image {
 	out := datasets.NewImage(im.H, im.W, im.C)
+	C, W := im.C, im.W
 	for y := range im.H {
-		for x := range im.W {
-			for c := range im.C {
+		ys := [3]int{max(y-1, 0), y, min(y+1, im.H-1)}
+		for x := range W {
+			xs := [3]int{max(x-1, 0), x, min(x+1, W-1)}
+			for c := range C {
 				var s float32
-				for dy := -1; dy <= 1; dy++ {
-					for dx := -1; dx <= 1; dx++ {
-						yy, xx := min(max(y+dy, 0), im.H-1), min(max(x+dx, 0), im.W-1)
-						w := float32(1)
-						if dx == 0 && dy == 0 {
-							w = 5
-						}
-						s += w * im.At(yy, xx, c)
-					}
+				for _, yy := range ys {
+					row := im.Pix[yy*W*C:]
+					s += row[xs[0]*C+c] + row[xs[1]*C+c] + row[xs[2]*C+c]
 				}
-				out.Set(y, x, c, s/13)
+				s += 4 * im.Pix[(y*W+x)*C+c]
+				out.Pix[(y*W+x)*C+c] = s / 13
 			}
 		}
 	}
