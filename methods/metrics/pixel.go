@@ -48,7 +48,8 @@ func WithWorkers(n int) PixelOption {
 func withWindow(n int) PixelOption { return func(c *pixelConfig) { c.window = n } }
 
 // defaultWindow bounds exact mode's scatter buffer: 32 Mi pixels, 256 MiB; more pixels take more
-// passes over the maps. A single 16-bit score bucket larger than this is scattered whole.
+// passes over the maps. A single 16-bit score bucket larger than this is counted in place by every
+// worker (O(65536) memory each), so exact mode's extra memory never exceeds the window.
 const defaultWindow = 1 << 25
 
 // denseBucket is the bucket size from which exact mode counts a bucket's low 16 key bits in dense
@@ -403,7 +404,9 @@ func (ps *pixelScan) exact(sw *sweep) (float64, error) {
 			n += total[lo]
 		}
 		wins = append(wins, window{lo, hi, n})
-		maxN = max(maxN, n)
+		if n <= ps.cfg.window {
+			maxN = max(maxN, n)
+		}
 		hi = lo - 1
 	}
 	buf := make([]uint64, maxN)
@@ -416,6 +419,11 @@ func (ps *pixelScan) exact(sw *sweep) (float64, error) {
 	var dense *denseCounts
 	lastThr := math.NaN()
 	for _, win := range wins {
+		if win.n > ps.cfg.window {
+			// One bucket larger than the window: count it densely in place, without scattering.
+			lastThr = ps.countBucket(uint32(win.lo), sw)
+			continue
+		}
 		// Bucket b of the window occupies buf[start[b]:start[b+1]]; worker w writes from offs[w][b].
 		pos := 0
 		for b := win.lo; b <= win.hi; b++ {
@@ -499,6 +507,47 @@ func (ps *pixelScan) exact(sw *sweep) (float64, error) {
 	return lastThr, nil
 }
 
+// countBucket tallies the pixels of one top-16-bit bucket by the low 16 bits of their keys, each worker
+// into its own dense arrays, and streams the tie groups into the sweep. It returns the lowest score.
+func (ps *pixelScan) countBucket(top uint32, sw *sweep) float64 {
+	parts := make([]*denseCounts, len(ps.chunks))
+	_ = ps.parallel(func(w int) error {
+		d := newDenseCounts()
+		parts[w] = d
+		var rl regionLabeler
+		var lab []int32
+		for p := ps.chunks[w][0]; p < ps.chunks[w][1]; p++ {
+			if ps.kmax[p]>>16 < top || ps.kmin[p]>>16 > top {
+				continue
+			}
+			l := ps.labels(p, &rl, &lab)
+			for j, v := range ps.maps[ps.idx[p]].Pix {
+				k := sortKey(math.Float32bits(v))
+				if k>>16 != top {
+					continue
+				}
+				low := k & 0xffff
+				if l == nil || l[j] == 0 {
+					d.neg[low]++
+				} else {
+					d.pos[low]++
+					d.pro[low] += ps.invSize[l[j]-1]
+				}
+			}
+		}
+		return nil
+	})
+	d := parts[0]
+	for _, o := range parts[1:] {
+		for i := range d.neg {
+			d.neg[i] += o.neg[i]
+			d.pos[i] += o.pos[i]
+			d.pro[i] += o.pro[i]
+		}
+	}
+	return d.emitCounts(top<<16, sw)
+}
+
 // denseCounts tallies one large bucket by the low 16 bits of its keys.
 type denseCounts struct {
 	neg, pos []int64
@@ -519,6 +568,11 @@ func (d *denseCounts) emit(e []uint64, top uint32, invSize []float64, sw *sweep)
 			d.pro[low] += invSize[r-1]
 		}
 	}
+	return d.emitCounts(top, sw)
+}
+
+// emitCounts streams the non-empty counts, highest key first, into the sweep and clears them.
+func (d *denseCounts) emitCounts(top uint32, sw *sweep) float64 {
 	last := math.NaN()
 	for low := len(d.neg) - 1; low >= 0; low-- {
 		if d.neg[low] == 0 && d.pos[low] == 0 {

@@ -139,6 +139,9 @@ func TestPixelAgainstBruteForce(t *testing.T) {
 	}{
 		// All scores share one 16-bit key bucket bigger than denseBucket: dense counting path.
 		{"dense-bucket", 12, 64, 64, 40, 0.5, 0.003, nil},
+		// The same bucket larger than the scatter window: counted in place by every worker.
+		{"bucket-over-window", 12, 64, 64, 40, 0.5, 0.003, []PixelOption{withWindow(1000), WithWorkers(2)}},
+		{"bucket-over-window-continuous", 4, 16, 16, 0, 0.5, 0.003, []PixelOption{withWindow(1000), WithWorkers(3)}},
 		// Many buckets, small windows: many scatter passes, sorted buckets, negative scores.
 		{"many-windows", 9, 20, 30, 60, -3, 7, []PixelOption{withWindow(50), WithWorkers(2)}},
 		{"one-worker", 5, 17, 13, 25, 0, 1, []PixelOption{WithWorkers(1)}},
