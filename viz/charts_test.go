@@ -128,6 +128,35 @@ func TestLatentDensity(t *testing.T) {
 	}
 }
 
+func TestLatentDensityInfiniteAndFlat(t *testing.T) {
+	// -Inf far out (a log-density of zero) must not swallow the colour range.
+	g, _ := GridFunc(-1, 1, -1, 1, 20, 20, func(x, y float64) float64 {
+		if x > 0.5 {
+			return math.Inf(-1)
+		}
+		return x
+	})
+	c, err := LatentDensity(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := c.PNG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := decodePNG(t, data)
+	if n := countNear(img, Viridis.At(1), 6); n < 500 {
+		t.Errorf("top colour: %d pixels, want >= 500", n)
+	}
+	flat, _ := GridFunc(-1, 1, -1, 1, 4, 4, func(x, y float64) float64 { return 2 })
+	if c, err = LatentDensity(flat); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PNG(); err != nil {
+		t.Errorf("flat density: %v", err)
+	}
+}
+
 func TestSampleGrid(t *testing.T) {
 	img, amap, mask := scene()
 	d, err := SampleGrid(

@@ -75,18 +75,23 @@ func LatentDensity(density Grid, groups ...PointGroup) (*Chart, error) {
 		if cols < 1 || rows < 1 {
 			return nil, fmt.Errorf("viz: density grid is %dx%d", cols, rows)
 		}
-		finite := 0
+		// Colour range over the finite values only: a log-density is -Inf far from the data.
+		lo, hi := math.Inf(1), math.Inf(-1)
 		for r := 0; r < rows; r++ {
 			for col := 0; col < cols; col++ {
 				if z := density.Z(col, r); !math.IsNaN(z) && !math.IsInf(z, 0) {
-					finite++
+					lo, hi = math.Min(lo, z), math.Max(hi, z)
 				}
 			}
 		}
-		if finite == 0 {
+		if math.IsInf(lo, 1) {
 			return nil, fmt.Errorf("viz: density grid has no finite value")
 		}
+		if hi == lo {
+			hi = lo + 1
+		}
 		hm := plotter.NewHeatMap(density, Viridis.Palette(256))
+		hm.Min, hm.Max = lo, hi
 		hm.NaN = color.Gray{Y: 60}
 		hm.Underflow, hm.Overflow = Viridis.At(0), Viridis.At(1)
 		hm.Rasterized = true
