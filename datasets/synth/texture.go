@@ -162,7 +162,7 @@ func newWood(r *rand.Rand, n int) textureRenderer {
 	light := colourJitter(r, [3]float32{0.78, 0.58, 0.38}, 0.08, 0.04)
 	dark := colourJitter(r, [3]float32{0.50, 0.32, 0.18}, 0.1, 0.05)
 	warp := newFBM(r, n, 2, 3, 3, 0.5)
-	grain := newFBM(r, n, 3, float64(n)/2.5, 2, 0.6) // long streaks along x before rotation
+	grain := newFBM(r, n, 4, float64(n)/3, 3, 0.6) // long streaks along x before rotation
 	pores := newFBM(r, n, 12, float64(n)/1.5, 1, 0.5)
 	return func(s surface, n int) {
 		wp := warp.field(n)
@@ -174,14 +174,14 @@ func newWood(r *rand.Rand, n int) textureRenderer {
 				// The fibre runs along u: rings are distance from an axis far away across v.
 				du, dv := (u-cx)*0.15, v-cy
 				d := float32(math.Sqrt(float64(du*du + dv*dv)))
-				d += wp[y*n+x] * spacing * 1.6
+				d += wp[y*n+x] * spacing * 0.8
 				t := d/spacing + phase
 				t -= float32(int(t)) // t > 0
 				late := t * t * t
 				late *= late // t^6: sharp dark latewood before each ring
 				g := grain.at(u+1000, v+1000)
 				pr := pores.at(u+1000, v+1000)
-				k := clamp01(late*0.9 + 0.25*g + 0.15*max(pr, 0) + 0.1)
+				k := clamp01(late*0.85 + 0.35*g + 0.3*max(pr, 0) + 0.1)
 				p := s[(y*n+x)*3:]
 				for i := range 3 {
 					p[i] = lerp(light[i], dark[i], k) * (1 + 0.06*g)
