@@ -386,3 +386,43 @@ func TestNewRaster(t *testing.T) {
 		t.Errorf("mask centre is %v, want white", g)
 	}
 }
+
+// Degenerate but valid input renders; nothing panics (rendering turns a gonum panic into an error,
+// which this test would report).
+func TestDegenerateInputsRender(t *testing.T) {
+	one := Series{Name: "one", X: []float64{0.5}, Y: []float64{0.5}}
+	flatX := Series{Name: "flat", X: []float64{0.3, 0.3, 0.3}, Y: []float64{0, 0.5, 1}}
+	grey := datasets.NewImage(8, 8, 1)
+	gmap := datasets.NewImage(8, 8, 1) // all zero: flat range
+	figs := map[string]func() (Figure, error){
+		"ROC one point":     func() (Figure, error) { return ROC(one) },
+		"PR vertical":       func() (Figure, error) { return PR(flatX) },
+		"PRO one point":     func() (Figure, error) { return PRO(0.3, one) },
+		"loss one point":    func() (Figure, error) { return LossCurves(true, Series{X: []float64{1}, Y: []float64{0.5}}) },
+		"loss flat":         func() (Figure, error) { return LossCurves(false, Series{X: []float64{1, 2}, Y: []float64{3, 3}}) },
+		"histogram one":     func() (Figure, error) { return ScoreHistogram([]float64{1}, nil, 1) },
+		"overlay grey flat": func() (Figure, error) { return Overlay(grey, gmap).Mask(gmap).Done() },
+		"grid grey flat": func() (Figure, error) {
+			return SampleGrid(Sample{Image: grey, Map: gmap}).PixelThreshold(0).Done()
+		},
+		"latent points only": func() (Figure, error) {
+			return LatentDensity(nil, PointGroup{X: []float64{1}, Y: []float64{1}})
+		},
+	}
+	for name, f := range figs {
+		t.Run(name, func(t *testing.T) {
+			fig, err := f()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fig.PNG(); err != nil {
+				t.Fatalf("PNG: %v", err)
+			}
+			svg, err := fig.SVG()
+			if err != nil {
+				t.Fatalf("SVG: %v", err)
+			}
+			svgTexts(t, svg)
+		})
+	}
+}

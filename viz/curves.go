@@ -348,6 +348,10 @@ func LossCurves(logY bool, series ...Series) (*Chart, error) {
 		}
 		c.Plot.Legend.Add(label, l)
 	}
+	if logY && c.Plot.Y.Min == c.Plot.Y.Max {
+		// gonum widens an empty range by ±1, which goes below zero; widen by a factor instead.
+		c.Plot.Y.Min, c.Plot.Y.Max = c.Plot.Y.Min/2, c.Plot.Y.Max*2
+	}
 	return c, nil
 }
 
