@@ -204,8 +204,21 @@ func (b *Backbone) Forward(ctx *context.Context, x *Node, taps ...string) []*Nod
 	ctx = ctx.In(b.arch).Checked(false)
 	g := x.Graph()
 	param := func(name string) *Node {
-		v := ctx.VariableWithValue(name, b.weights[name])
 		trainable := b.trainable && !strings.HasSuffix(name, ".running_mean") && !strings.HasSuffix(name, ".running_var")
+		var v *context.Variable
+		if v = ctx.GetVariable(name); v == nil {
+			value := b.weights[name]
+			if trainable {
+				// Training replaces (and may donate) the variable's buffer: keep b.weights intact.
+				var err error
+				if value, err = value.LocalClone(); err != nil {
+					panic(fmt.Sprintf("backbone %s: copying %s: %v", b.arch, name, err))
+				}
+			}
+			v = ctx.VariableWithValue(name, value)
+		} else if want := b.weights[name].Shape(); !v.Shape().Equal(want) {
+			panic(fmt.Sprintf("backbone %s: variable %s has shape %s, the architecture needs %s", b.arch, v.ScopeAndName(), v.Shape(), want))
+		}
 		v.SetTrainable(trainable)
 		return v.ValueGraph(g)
 	}

@@ -452,5 +452,34 @@ func TestFrozenAndTrainable(t *testing.T) {
 		if trainable && nTrain == 0 {
 			t.Error("no trainable variables")
 		}
+		if !trainable {
+			continue
+		}
+		// Training updates the variables (donating their buffers); the backbone's own weights stay.
+		before := weightsOf(b)
+		step, err := mlctx.NewExec(compute.MustBackend(), ctx, func(ctx *mlctx.Context, g *graph.Graph) *graph.Node {
+			for v := range ctx.IterVariables() {
+				if v.Trainable {
+					v.SetValueGraph(graph.ZerosLike(v.ValueGraph(g)))
+				}
+			}
+			return graph.Const(g, float32(0))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := step.Exec(); err != nil {
+			t.Fatal(err)
+		}
+		v := ctx.GetVariableByScopeAndName("/student/resnet50", "conv1.weight")
+		if got := flat(v.MustValue()); got[0] != 0 {
+			t.Errorf("variable not updated: %v", got[0])
+		}
+		after := weightsOf(b)
+		for name, w := range before {
+			if fmt.Sprint(w) != fmt.Sprint(after[name]) {
+				t.Fatalf("training the variables changed the backbone's weight %s", name)
+			}
+		}
 	}
 }
