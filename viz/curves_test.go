@@ -134,6 +134,9 @@ func TestROCRendersCurvesAndLegend(t *testing.T) {
 		t.Fatal(err)
 	}
 	texts := svgTexts(t, svg)
+	if !strings.Contains(string(svg), "font-family:'Liberation Sans',Arial") {
+		t.Error("SVG text has no metric-compatible font fallback")
+	}
 	wantA, _ := TrapezoidArea(a)
 	wantB, _ := TrapezoidArea(b)
 	for _, want := range []string{

@@ -221,8 +221,17 @@ func renderSVG(w, h vg.Length, paint func(draw.Canvas)) (out []byte, err error) 
 	if _, err := c.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("viz: writing SVG: %w", err)
 	}
-	return buf.Bytes(), nil
+	return []byte(svgFontFallbacks.Replace(buf.String())), nil
 }
+
+// svgFontFallbacks adds fallbacks to the Liberation fonts gonum/plot names in SVG: they are metric
+// compatible with Arial, Times New Roman and Courier New, so text keeps its measured width (legends stay
+// aligned) in browsers without Liberation.
+var svgFontFallbacks = strings.NewReplacer(
+	"font-family:Liberation Sans", "font-family:'Liberation Sans',Arial,Helvetica,sans-serif",
+	"font-family:Liberation Serif", "font-family:'Liberation Serif','Times New Roman',Times,serif",
+	"font-family:Liberation Mono", "font-family:'Liberation Mono','Courier New',Courier,monospace",
+)
 
 func recoverAsError(err *error) {
 	if r := recover(); r != nil {
