@@ -329,9 +329,8 @@ func render(c *category, n, ch int, difficulty float64, defect string, r *rand.R
 		copy(surf, bg)
 		obj.draw(surf, sup, n, nil)
 	}
-	light := lighting(r, n)
-	noise := sensorNoise(r, n)
-	clean := compose(surf, light, noise, ch)
+	cam := newCamera(r, n)
+	clean := cam.compose(surf, ch)
 	mask := datasets.NewImage(n, n, 1)
 	if defect == datasets.GoodDefect {
 		return clean, mask, nil
@@ -384,7 +383,7 @@ func render(c *category, n, ch int, difficulty float64, defect string, r *rand.R
 			continue
 		}
 		a, b := img.Pix[ch*i:ch*i+ch], clean.Pix[ch*i:ch*i+ch]
-		composePixel(a, def, light, noise, i)
+		cam.pixel(a, def, i)
 		mask.Pix[i] = 1
 		d, mean := float32(0), float32(0)
 		for k := range ch {
@@ -406,66 +405,56 @@ func render(c *category, n, ch int, difficulty float64, defect string, r *rand.R
 	return img, mask, nil
 }
 
-// lighting draws a multiplicative illumination field: exposure, a linear gradient and vignetting.
-func lighting(r *rand.Rand, n int) []float32 {
-	exp := float32(uniform(r, 0.9, 1.1))
+// camera is the per-sample imaging: exposure, a linear lighting gradient, vignetting and sensor noise.
+// Noise is a hash of (sample, pixel), so any pixel can be re-rendered without storing a noise field.
+type camera struct {
+	n                 int
+	exp, gx, gy       float32
+	vig, vx, vy       float32
+	lumaScale, chroma float32
+	noiseSeed         uint64
+}
+
+func newCamera(r *rand.Rand, n int) *camera {
+	c := &camera{n: n, exp: float32(uniform(r, 0.9, 1.1))}
 	a := r.Float64() * 2 * math.Pi
 	g := uniform(r, 0.04, 0.14)
-	gx, gy := float32(g*math.Cos(a)), float32(g*math.Sin(a))
-	vig := float32(uniform(r, 0, 0.12))
-	vx, vy := float32(uniform(r, 0.4, 0.6)), float32(uniform(r, 0.4, 0.6))
-	out := make([]float32, n*n)
-	nf := float32(n)
-	for y := range n {
-		for x := range n {
-			u, v := float32(x)/nf, float32(y)/nf
-			d2 := (u-vx)*(u-vx) + (v-vy)*(v-vy)
-			out[y*n+x] = exp * (1 + 2*(gx*(u-0.5)+gy*(v-0.5))) * (1 - vig*d2*2)
-		}
-	}
-	return out
+	c.gx, c.gy = float32(g*math.Cos(a)), float32(g*math.Sin(a))
+	c.vig = float32(uniform(r, 0, 0.12))
+	c.vx, c.vy = float32(uniform(r, 0.4, 0.6)), float32(uniform(r, 0.4, 0.6))
+	sigma := uniform(r, 0.006, 0.018)
+	// Luminance noise is an Irwin-Hall sum of four 16-bit uniforms (variance 1/3 each unit, so scale by
+	// sqrt(3)); chroma noise is uniform, half as strong.
+	c.lumaScale = float32(sigma * math.Sqrt(3) / 65535)
+	c.chroma = float32(sigma * 0.5 / 0x1fffff)
+	c.noiseSeed = r.Uint64()
+	return c
 }
 
-// sensorNoise draws additive noise, mostly shared by the channels (luminance) with a little per-channel
-// (chroma) noise; its strength varies per sample. The luminance part is an Irwin-Hall sum of four
-// 16-bit uniforms (close to Gaussian, much cheaper than NormFloat64).
-func sensorNoise(r *rand.Rand, n int) []float32 {
-	sigma := float32(uniform(r, 0.006, 0.018))
-	// Sum of 4 U(0,1) has variance 1/3: scale by sqrt(3) for unit variance.
-	ls := sigma * float32(math.Sqrt(3)) / 65535
-	cs := sigma * 0.5 / 0x1fffff
-	out := make([]float32, n*n*3)
-	for i := 0; i < len(out); i += 3 {
-		b := r.Uint64()
-		l := ls * (float32(b&0xffff) + float32(b>>16&0xffff) + float32(b>>32&0xffff) + float32(b>>48) - 2*65535)
-		c := r.Uint64()
-		out[i] = l + cs*(float32(c&0x1fffff)-0x100000)
-		out[i+1] = l + cs*(float32(c>>21&0x1fffff)-0x100000)
-		out[i+2] = l + cs*(float32(c>>42&0x1fffff)-0x100000)
-	}
-	return out
-}
-
-// compose lights the surface, adds sensor noise and clamps to [0, 1], in ch (1 or 3) channels.
-func compose(s surface, light, noise []float32, ch int) datasets.Image {
-	n2 := len(light)
-	n := int(math.Sqrt(float64(n2)))
-	img := datasets.NewImage(n, n, ch)
-	for i := range n2 {
-		composePixel(img.Pix[ch*i:ch*i+ch], s, light, noise, i)
-	}
-	return img
-}
-
-// composePixel writes pixel i, lit and noised, to out: RGB, or its luma (BT.601) when len(out) == 1.
-func composePixel(out []float32, s surface, light, noise []float32, i int) {
-	l := light[i]
-	r := clamp01(s[3*i]*l + noise[3*i])
-	g := clamp01(s[3*i+1]*l + noise[3*i+1])
-	b := clamp01(s[3*i+2]*l + noise[3*i+2])
+// pixel writes pixel i of surface s, lit and noised, to out: RGB, or its luma (BT.601) if len(out) == 1.
+func (c *camera) pixel(out []float32, s surface, i int) {
+	nf := float32(c.n)
+	u, v := float32(i%c.n)/nf, float32(i/c.n)/nf
+	d2 := (u-c.vx)*(u-c.vx) + (v-c.vy)*(v-c.vy)
+	l := c.exp * (1 + 2*(c.gx*(u-0.5)+c.gy*(v-0.5))) * (1 - c.vig*d2*2)
+	h := splitmix64(c.noiseSeed + uint64(i))
+	luma := c.lumaScale * (float32(h&0xffff) + float32(h>>16&0xffff) + float32(h>>32&0xffff) + float32(h>>48) - 2*65535)
+	h = splitmix64(h)
+	r := clamp01(s[3*i]*l + luma + c.chroma*(float32(h&0x1fffff)-0x100000))
+	g := clamp01(s[3*i+1]*l + luma + c.chroma*(float32(h>>21&0x1fffff)-0x100000))
+	b := clamp01(s[3*i+2]*l + luma + c.chroma*(float32(h>>42&0x1fffff)-0x100000))
 	if len(out) == 1 {
 		out[0] = clamp01(0.299*r + 0.587*g + 0.114*b)
 		return
 	}
 	out[0], out[1], out[2] = r, g, b
+}
+
+// compose images the whole surface in ch (1 or 3) channels.
+func (c *camera) compose(s surface, ch int) datasets.Image {
+	img := datasets.NewImage(c.n, c.n, ch)
+	for i := range c.n * c.n {
+		c.pixel(img.Pix[ch*i:ch*i+ch], s, i)
+	}
+	return img
 }

@@ -236,19 +236,27 @@ func newLeather(r *rand.Rand, n int) textureRenderer {
 	tone := newFBM(r, n, 3, 3, 3, 0.5)
 	col := colourJitter(r, [3]float32{0.42, 0.27, 0.18}, 0.12, 0.05)
 	crease := float32(uniform(r, 0.12, 0.2))
+	// Feature points in absolute cell coordinates on a grid padded by one wrapped cell on each side.
+	pad := make([]float32, (cells+2)*(cells+2)*2)
+	for j := range cells + 2 {
+		for i := range cells + 2 {
+			ci, cj := (i-1+cells)%cells, (j-1+cells)%cells
+			k := (cj*cells + ci) * 2
+			q := (j*(cells+2) + i) * 2
+			pad[q], pad[q+1] = float32(i-1)+pts[k], float32(j-1)+pts[k+1]
+		}
+	}
 	return func(s surface, n int) {
 		pr, tn := pores.field(n), tone.field(n)
 		for y := range n {
 			for x := range n {
 				fx, fy := float32(x)/cell, float32(y)/cell
-				ix, iy := int(fx), int(fy)
+				ix, iy := min(int(fx), cells-1), min(int(fy), cells-1)
 				f1, f2 := float32(9), float32(9)
-				for dy := -1; dy <= 1; dy++ {
-					for dx := -1; dx <= 1; dx++ {
-						jx, jy := (ix+dx+cells)%cells, (iy+dy+cells)%cells
-						k := (jy*cells + jx) * 2
-						px := float32(ix+dx) + pts[k]
-						py := float32(iy+dy) + pts[k+1]
+				for dy := range 3 {
+					row := pad[((iy+dy)*(cells+2)+ix)*2:]
+					for dx := range 3 {
+						px, py := row[2*dx], row[2*dx+1]
 						d := (px-fx)*(px-fx) + (py-fy)*(py-fy)
 						if d < f1 {
 							f1, f2 = d, f1
