@@ -94,8 +94,8 @@ func TestParityWithTorchvision(t *testing.T) {
 				if c := b.Channels(tap); c != want.Shape[3] {
 					t.Errorf("%s: Channels = %d, want %d", tap, c, want.Shape[3])
 				}
-				if s := b.OutputSize(tap, images[0].H); s != want.Shape[1] {
-					t.Errorf("%s: OutputSize = %d, want %d", tap, s, want.Shape[1])
+				if h, w := b.OutputSize(tap, images[0].H), b.OutputSize(tap, images[0].W); h != want.Shape[1] || w != want.Shape[2] {
+					t.Errorf("%s: OutputSize = %dx%d, want %dx%d", tap, h, w, want.Shape[1], want.Shape[2])
 				}
 				if e := relMaxErr(flat(outs[i]), want.Data); !(e <= tol) {
 					t.Errorf("%s: relative max error %.3g > %g", tap, e, tol)

@@ -109,7 +109,8 @@ def write_safetensors(path, named, metadata):
 
 def main():
     gen = torch.Generator().manual_seed(20261129)
-    x = torch.rand(2, 64, 64, 3, generator=gen)  # NHWC in [0,1], shared by every model
+    # NHWC in [0,1], shared by every model; 50x70 makes odd sizes appear after every stride-2 step.
+    x = torch.rand(2, 50, 70, 3, generator=gen)
     for name, block, layers, wpg, div, dtype in MODELS:
         m = reduced_resnet(block, layers, wpg, div)
         randomise(m, gen)
