@@ -1,6 +1,7 @@
 package viz
 
 import (
+	"fmt"
 	"image/color"
 	"math"
 
@@ -15,11 +16,16 @@ type Colormap struct {
 }
 
 // NewColormap returns a colormap through the given evenly spaced stops (at least two).
-func NewColormap(name string, stops ...color.RGBA) Colormap {
+func NewColormap(name string, stops ...color.RGBA) (Colormap, error) {
 	if len(stops) < 2 {
-		panic("viz: NewColormap needs at least two stops")
+		return Colormap{}, fmt.Errorf("viz: colormap %q needs at least two stops, got %d", name, len(stops))
 	}
-	return Colormap{name: name, stops: append([]color.RGBA(nil), stops...)}
+	return Colormap{name: name, stops: append([]color.RGBA(nil), stops...)}, nil
+}
+
+// builtin builds the package's colormaps, whose stops are known to be valid.
+func builtin(name string, stops ...color.RGBA) Colormap {
+	return Colormap{name: name, stops: stops}
 }
 
 // The stops of the perceptual maps are the published colormaps sampled at evenly spaced points
@@ -28,20 +34,20 @@ func NewColormap(name string, stops ...color.RGBA) Colormap {
 var (
 	// Viridis is perceptually uniform and colour-blind safe, dark blue to yellow
 	// (van der Walt and Smith, matplotlib 2.0 default colormap, 2015).
-	Viridis = NewColormap("viridis",
+	Viridis = builtin("viridis",
 		hex(0x440154), hex(0x472D7B), hex(0x3B528B), hex(0x2C728E), hex(0x21908C),
 		hex(0x27AD81), hex(0x5DC863), hex(0xAADC32), hex(0xFDE725))
 	// Inferno is perceptually uniform, black through red to pale yellow; high values stand out on dark.
-	Inferno = NewColormap("inferno",
+	Inferno = builtin("inferno",
 		hex(0x000004), hex(0x1B0C42), hex(0x4B0C6B), hex(0x781C6D), hex(0xA52C60),
 		hex(0xCF4446), hex(0xED6925), hex(0xFB9A06), hex(0xF7D03C), hex(0xFCFFA4))
 	// Turbo is the jet-like rainbow most anomaly-detection papers show, with smooth lightness
 	// (Mikhailov, "Turbo, an improved rainbow colormap", Google AI blog, 2019).
-	Turbo = NewColormap("turbo",
+	Turbo = builtin("turbo",
 		hex(0x30123B), hex(0x4662D7), hex(0x36AAF9), hex(0x1AE4B6), hex(0x72FE5E),
 		hex(0xC7EF34), hex(0xFABA39), hex(0xF66B19), hex(0xCB2A04), hex(0x7A0403))
 	// Gray maps 0 to black and 1 to white.
-	Gray = NewColormap("gray", hex(0x000000), hex(0xFFFFFF))
+	Gray = builtin("gray", hex(0x000000), hex(0xFFFFFF))
 )
 
 func hex(v uint32) color.RGBA {

@@ -199,6 +199,13 @@ func TestColormaps(t *testing.T) {
 			}
 		})
 	}
+	if _, err := NewColormap("one", hex(0)); err == nil {
+		t.Error("one-stop colormap accepted")
+	}
+	two, err := NewColormap("red-blue", hex(0xFF0000), hex(0x0000FF))
+	if err != nil || two.At(0.5) != (color.RGBA{R: 128, B: 128, A: 255}) {
+		t.Errorf("two-stop colormap middle %v, %v", two.At(0.5), err)
+	}
 	if n := len(Viridis.Palette(256).Colors()); n != 256 {
 		t.Errorf("palette has %d colours", n)
 	}
