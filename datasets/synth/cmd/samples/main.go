@@ -51,13 +51,13 @@ func main() {
 }
 
 func run(out string, cats []string, thumb, size, index int, seed uint64, diff float64) error {
-	const gap = 3
+	const gap, strip = 3, 14 // strip: label height above each thumbnail
 	cols := 0
 	for _, c := range cats {
 		d, _ := synth.Defects(c)
 		cols = max(cols, 2+len(d))
 	}
-	grid := image.NewRGBA(image.Rect(0, 0, cols*(thumb+gap)+gap, len(cats)*(thumb+gap)+gap))
+	grid := image.NewRGBA(image.Rect(0, 0, cols*(thumb+gap)+gap, len(cats)*(thumb+gap+strip)+gap))
 	for i := range grid.Pix {
 		grid.Pix[i] = 255
 	}
@@ -79,13 +79,13 @@ func run(out string, cats []string, thumb, size, index int, seed uint64, diff fl
 			if err != nil {
 				return err
 			}
-			x, y := gap+col*(thumb+gap), gap+row*(thumb+gap)
+			x, y := gap+col*(thumb+gap), gap+strip+row*(thumb+gap+strip)
 			drawThumb(grid, x, y, thumb, s)
 			label := it.Defect
 			if col == 0 {
 				label = c + ": good"
 			}
-			drawLabel(grid, x+3, y+thumb-4, label)
+			drawLabel(grid, x+1, y-3, label)
 		}
 	}
 	return save(out, grid)
@@ -121,10 +121,10 @@ func save(out string, grid image.Image) error {
 // runSynthesis draws, for a few categories, a normal image and the DRAEM Perlin, CutPaste patch and
 // CutPaste scar anomalies made from it.
 func runSynthesis(out string, thumb, size int, seed uint64) error {
-	const gap = 3
+	const gap, strip = 3, 14 // strip: label height above each thumbnail
 	cats := []string{"carpet", "wood", "leather", "nut", "screw", "pill"}
 	cols := 5
-	grid := image.NewRGBA(image.Rect(0, 0, cols*(thumb+gap)+gap, len(cats)*(thumb+gap)+gap))
+	grid := image.NewRGBA(image.Rect(0, 0, cols*(thumb+gap)+gap, len(cats)*(thumb+gap+strip)+gap))
 	for i := range grid.Pix {
 		grid.Pix[i] = 255
 	}
@@ -164,9 +164,9 @@ func runSynthesis(out string, thumb, size int, seed uint64) error {
 		}{{c + ": normal", s.Image, s.Mask}, {"DRAEM Perlin", p1.Image, p1.Mask}, {"DRAEM Perlin", p2.Image, p2.Mask},
 			{"CutPaste patch", patch.Image, patch.Mask}, {"CutPaste scar", scar.Image, scar.Mask}}
 		for col, cell := range cells {
-			x, y := gap+col*(thumb+gap), gap+row*(thumb+gap)
+			x, y := gap+col*(thumb+gap), gap+strip+row*(thumb+gap+strip)
 			drawThumb(grid, x, y, thumb, datasets.Sample{Image: cell.img, Mask: cell.mask})
-			drawLabel(grid, x+3, y+thumb-4, cell.label)
+			drawLabel(grid, x+1, y-3, cell.label)
 		}
 	}
 	return save(out, grid)
@@ -225,13 +225,8 @@ func drawThumb(dst *image.RGBA, x0, y0, t int, s datasets.Sample) {
 	}
 }
 
-// drawLabel writes text with its baseline at (x, y), white on a dark outline so it reads on any image.
+// drawLabel writes dark text with its baseline at (x, y).
 func drawLabel(dst *image.RGBA, x, y int, text string) {
-	for _, o := range [][2]int{{-1, 0}, {1, 0}, {0, -1}, {0, 1}, {1, 1}} {
-		d := font.Drawer{Dst: dst, Src: image.NewUniform(color.RGBA{0, 0, 0, 255}), Face: basicfont.Face7x13,
-			Dot: fixed.P(x+o[0], y+o[1])}
-		d.DrawString(text)
-	}
-	d := font.Drawer{Dst: dst, Src: image.NewUniform(color.RGBA{255, 255, 255, 255}), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
+	d := font.Drawer{Dst: dst, Src: image.NewUniform(color.RGBA{20, 20, 20, 255}), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
 	d.DrawString(text)
 }
