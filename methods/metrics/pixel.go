@@ -44,13 +44,13 @@ func WithWorkers(n int) PixelOption {
 	}
 }
 
-// withWindow sets how many pixels exact mode scatters per pass (tests use it to force many passes).
+// withWindow sets how many bytes exact mode scatters per pass (tests use it to force many passes).
 func withWindow(n int) PixelOption { return func(c *pixelConfig) { c.window = n } }
 
-// defaultWindow bounds exact mode's scatter buffer: 32 Mi pixels, 256 MiB; more pixels take more
-// passes over the maps. A single 16-bit score bucket larger than this is counted in place by every
+// defaultWindow bounds exact mode's scatter buffers to 256 MiB (2 bytes per normal pixel, 8 per
+// anomalous one: about 120 M pixels); more pixels take more passes over the maps. A single 16-bit score bucket larger than this is counted in place by every
 // worker (O(65536) memory each), so exact mode's extra memory never exceeds the window.
-const defaultWindow = 1 << 25
+const defaultWindow = 256 << 20
 
 // denseBucket is the bucket size from which exact mode counts a bucket's low 16 key bits in dense
 // arrays instead of sorting it.
@@ -171,7 +171,8 @@ type pixelScan struct {
 	kmin, kmax []uint32 // key range per position
 
 	// per worker
-	hist       [][]uint32 // exact: 65536 top-16-bit buckets
+	hist       [][]uint32 // exact: pixels per top-16-bit key bucket
+	histP      [][]uint32 // exact: anomalous pixels per bucket
 	fmin, fmax []float32  // binned
 }
 
@@ -180,10 +181,10 @@ func (ps *pixelScan) pass1(w int, sizes *[]int) (nNeg, nPos int64, err error) {
 	var rl regionLabeler
 	var lab []int32
 	exact := ps.cfg.bins <= 0
-	var hist []uint32
+	var hist, histP []uint32
 	if exact {
-		hist = make([]uint32, 1<<16)
-		ps.hist[w] = hist
+		hist, histP = make([]uint32, 1<<16), make([]uint32, 1<<16)
+		ps.hist[w], ps.histP[w] = hist, histP
 	}
 	fmin, fmax := float32(math.Inf(1)), float32(math.Inf(-1))
 	for p := ps.chunks[w][0]; p < ps.chunks[w][1]; p++ {
@@ -220,6 +221,9 @@ func (ps *pixelScan) pass1(w int, sizes *[]int) (nNeg, nPos int64, err error) {
 			for j, v := range mk.Pix {
 				if v == 1 {
 					pos++
+					if exact {
+						histP[sortKey(math.Float32bits(m.Pix[j]))>>16]++
+					}
 				} else if v != 0 {
 					return 0, 0, fmt.Errorf("metrics: mask %d has value %v at (y=%d, x=%d); masks must be exactly 0 or 1", i, v, j/m.W, j%m.W)
 				}
@@ -297,7 +301,7 @@ func pixelMetrics(maps, masks []datasets.Image, idx []int, fprLimit, proCurveTo 
 	ps := &pixelScan{maps: maps, masks: masks, idx: idx, cfg: cfg,
 		nReg: make([]int32, len(idx)), regionBase: make([]int, len(idx)),
 		kmin: make([]uint32, len(idx)), kmax: make([]uint32, len(idx)),
-		hist: make([][]uint32, nw), fmin: make([]float32, nw), fmax: make([]float32, nw)}
+		hist: make([][]uint32, nw), histP: make([][]uint32, nw), fmin: make([]float32, nw), fmax: make([]float32, nw)}
 	for w := 0; w < nw; w++ {
 		ps.chunks = append(ps.chunks, [2]int{w * len(idx) / nw, (w + 1) * len(idx) / nw})
 	}
@@ -379,66 +383,73 @@ func (ps *pixelScan) labels(p int, rl *regionLabeler, lab *[]int32) []int32 {
 	return l
 }
 
-// exact groups pixels by exact float32 score: pass 1's histogram of the top 16 key bits splits the
-// key space into buckets; windows of consecutive buckets (highest first) are scattered into one
-// buffer, each bucket is then sorted (or densely counted) on its low 16 bits, and tie groups stream
-// into the sweep. It returns the lowest score.
+// exact groups pixels by exact float32 score. Pass 1's histogram of the top 16 key bits splits the
+// key space into 65536 buckets; windows of consecutive buckets (highest first, at most cfg.window
+// bytes) are scattered, normal pixels as their low 16 key bits (2 bytes) and anomalous ones with their
+// region (8 bytes); each bucket is then sorted (or densely counted) on its low 16 bits and its tie
+// groups stream into the sweep. It returns the lowest score.
 func (ps *pixelScan) exact(sw *sweep) (float64, error) {
-	total := make([]int, 1<<16)
-	for _, h := range ps.hist {
-		for b, c := range h {
-			total[b] += int(c)
+	nw := len(ps.chunks)
+	negs, poss := make([]int, 1<<16), make([]int, 1<<16)
+	for w := 0; w < nw; w++ {
+		for b, c := range ps.hist[w] {
+			p := int(ps.histP[w][b])
+			negs[b] += int(c) - p
+			poss[b] += p
 		}
 	}
-	type window struct{ lo, hi, n int }
+	cost := func(b int) int { return 2*negs[b] + 8*poss[b] }
+	type window struct{ lo, hi, bytes int }
 	var wins []window
-	maxN := 0
-	for hi := len(total) - 1; hi >= 0; {
-		if total[hi] == 0 {
+	maxN, maxP := 0, 0
+	for hi := len(negs) - 1; hi >= 0; {
+		if negs[hi]+poss[hi] == 0 {
 			hi--
 			continue
 		}
-		lo, n := hi, total[hi]
-		for lo > 0 && n+total[lo-1] <= ps.cfg.window {
+		lo, c, nn, np := hi, cost(hi), negs[hi], poss[hi]
+		for lo > 0 && c+cost(lo-1) <= ps.cfg.window {
 			lo--
-			n += total[lo]
+			c, nn, np = c+cost(lo), nn+negs[lo], np+poss[lo]
 		}
-		wins = append(wins, window{lo, hi, n})
-		if n <= ps.cfg.window {
-			maxN = max(maxN, n)
+		wins = append(wins, window{lo, hi, c})
+		if c <= ps.cfg.window {
+			maxN, maxP = max(maxN, nn), max(maxP, np)
 		}
 		hi = lo - 1
 	}
-	buf := make([]uint64, maxN)
-	nw := len(ps.chunks)
-	offs := make([][]int, nw)
-	for w := range offs {
-		offs[w] = make([]int, 1<<16)
+	negBuf, posBuf := make([]uint16, maxN), make([]uint64, maxP)
+	offN, offP := make([][]int, nw), make([][]int, nw)
+	for w := range offN {
+		offN[w], offP[w] = make([]int, 1<<16), make([]int, 1<<16)
 	}
-	start := make([]int, 1<<16+1)
+	startN, startP := make([]int, 1<<16+1), make([]int, 1<<16+1)
 	var dense *denseCounts
 	lastThr := math.NaN()
 	for _, win := range wins {
-		if win.n > ps.cfg.window {
+		if win.bytes > ps.cfg.window {
 			// One bucket larger than the window: count it densely in place, without scattering.
 			lastThr = ps.countBucket(uint32(win.lo), sw)
 			continue
 		}
-		// Bucket b of the window occupies buf[start[b]:start[b+1]]; worker w writes from offs[w][b].
-		pos := 0
+		// Bucket b's normal pixels occupy negBuf[startN[b]:startN[b+1]], its anomalous ones
+		// posBuf[startP[b]:startP[b+1]]; worker w writes from offN[w][b] and offP[w][b].
+		pn, pp := 0, 0
 		for b := win.lo; b <= win.hi; b++ {
-			start[b] = pos
+			startN[b], startP[b] = pn, pp
 			for w := 0; w < nw; w++ {
-				offs[w][b] = pos
-				pos += int(ps.hist[w][b])
+				hp := int(ps.histP[w][b])
+				offN[w][b], offP[w][b] = pn, pp
+				pn += int(ps.hist[w][b]) - hp
+				pp += hp
 			}
 		}
-		start[win.hi+1] = pos
+		startN[win.hi+1], startP[win.hi+1] = pn, pp
 		lo, hi := uint32(win.lo), uint32(win.hi)
 		_ = ps.parallel(func(w int) error {
 			var rl regionLabeler
 			var lab []int32
-			off := offs[w]
+			on, op := offN[w], offP[w]
 			for p := ps.chunks[w][0]; p < ps.chunks[w][1]; p++ {
 				if ps.kmax[p]>>16 < lo || ps.kmin[p]>>16 > hi {
 					continue
@@ -450,12 +461,13 @@ func (ps *pixelScan) exact(sw *sweep) (float64, error) {
 					if t < lo || t > hi {
 						continue
 					}
-					e := uint64(k&0xffff) << 32
-					if l != nil {
-						e |= uint64(uint32(l[j]))
+					if l == nil || l[j] == 0 {
+						negBuf[on[t]] = uint16(k)
+						on[t]++
+					} else {
+						posBuf[op[t]] = uint64(k&0xffff)<<32 | uint64(uint32(l[j]))
+						op[t]++
 					}
-					buf[off[t]] = e
-					off[t]++
 				}
 			}
 			return nil
@@ -469,38 +481,47 @@ func (ps *pixelScan) exact(sw *sweep) (float64, error) {
 				if b > win.hi {
 					return nil
 				}
-				if n := start[b+1] - start[b]; n > 1 && n < denseBucket {
-					slices.Sort(buf[start[b]:start[b+1]])
+				n, q := negBuf[startN[b]:startN[b+1]], posBuf[startP[b]:startP[b+1]]
+				if len(n)+len(q) < denseBucket {
+					slices.Sort(n)
+					slices.Sort(q)
 				}
 			}
 		})
 		for b := win.hi; b >= win.lo; b-- {
-			e := buf[start[b]:start[b+1]]
-			if len(e) == 0 {
+			n, q := negBuf[startN[b]:startN[b+1]], posBuf[startP[b]:startP[b+1]]
+			if len(n)+len(q) == 0 {
 				continue
 			}
 			top := uint32(b) << 16
-			if len(e) >= denseBucket {
+			if len(n)+len(q) >= denseBucket {
 				if dense == nil {
 					dense = newDenseCounts()
 				}
-				lastThr = dense.emit(e, top, ps.invSize, sw)
+				lastThr = dense.emit(n, q, top, ps.invSize, sw)
 				continue
 			}
-			var neg, pos int64
-			var pro float64
-			for j := len(e) - 1; j >= 0; j-- {
-				if r := uint32(e[j]); r == 0 {
+			// Merge the two sorted runs from their high ends, one tie group at a time.
+			i, j := len(n)-1, len(q)-1
+			for i >= 0 || j >= 0 {
+				key := -1
+				if i >= 0 {
+					key = int(n[i])
+				}
+				if j >= 0 {
+					key = max(key, int(q[j]>>32))
+				}
+				var neg, pos int64
+				var pro float64
+				for ; i >= 0 && int(n[i]) == key; i-- {
 					neg++
-				} else {
+				}
+				for ; j >= 0 && int(q[j]>>32) == key; j-- {
 					pos++
-					pro += ps.invSize[r-1]
+					pro += ps.invSize[uint32(q[j])-1]
 				}
-				if j == 0 || e[j-1]>>32 != e[j]>>32 {
-					lastThr = float64(keyValue(top | uint32(e[j]>>32)))
-					sw.step(lastThr, neg, pos, pro)
-					neg, pos, pro = 0, 0, 0
-				}
+				lastThr = float64(keyValue(top | uint32(key)))
+				sw.step(lastThr, neg, pos, pro)
 			}
 		}
 	}
@@ -558,15 +579,14 @@ func newDenseCounts() *denseCounts {
 	return &denseCounts{neg: make([]int64, 1<<16), pos: make([]int64, 1<<16), pro: make([]float64, 1<<16)}
 }
 
-func (d *denseCounts) emit(e []uint64, top uint32, invSize []float64, sw *sweep) float64 {
-	for _, x := range e {
+func (d *denseCounts) emit(negs []uint16, poss []uint64, top uint32, invSize []float64, sw *sweep) float64 {
+	for _, x := range negs {
+		d.neg[x]++
+	}
+	for _, x := range poss {
 		low := x >> 32
-		if r := uint32(x); r == 0 {
-			d.neg[low]++
-		} else {
-			d.pos[low]++
-			d.pro[low] += invSize[r-1]
-		}
+		d.pos[low]++
+		d.pro[low] += invSize[uint32(x)-1]
 	}
 	return d.emitCounts(top, sw)
 }

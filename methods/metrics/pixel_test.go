@@ -143,7 +143,8 @@ func TestPixelAgainstBruteForce(t *testing.T) {
 		{"bucket-over-window", 12, 64, 64, 40, 0.5, 0.003, []PixelOption{withWindow(1000), WithWorkers(2)}},
 		{"bucket-over-window-continuous", 4, 16, 16, 0, 0.5, 0.003, []PixelOption{withWindow(1000), WithWorkers(3)}},
 		// Many buckets, small windows: many scatter passes, sorted buckets, negative scores.
-		{"many-windows", 9, 20, 30, 60, -3, 7, []PixelOption{withWindow(50), WithWorkers(2)}},
+		{"many-windows", 9, 20, 30, 60, -3, 7, []PixelOption{withWindow(2000), WithWorkers(2)}},
+		{"bucket-per-window", 9, 20, 30, 60, -3, 7, []PixelOption{withWindow(50), WithWorkers(2)}},
 		{"one-worker", 5, 17, 13, 25, 0, 1, []PixelOption{WithWorkers(1)}},
 	}
 	for _, c := range cases {
