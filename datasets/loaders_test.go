@@ -512,3 +512,27 @@ func TestLoadFolder(t *testing.T) {
 		t.Errorf("folder missing normal dir: %v", err)
 	}
 }
+
+// TestSymlinkedFolders checks that linked defect folders and linked images are followed.
+func TestSymlinkedFolders(t *testing.T) {
+	root := mvtecFixture(t)
+	elsewhere := t.TempDir()
+	writeImage(t, filepath.Join(elsewhere, "dent", "000.png"), rgbPattern(fixW, fixH))
+	writeImage(t, filepath.Join(elsewhere, "extra.png"), rgbPattern(fixW, fixH))
+	cat := filepath.Join(root, "bottle")
+	if err := os.Symlink(filepath.Join(elsewhere, "dent"), filepath.Join(cat, "test", "dent")); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	os.MkdirAll(filepath.Join(cat, "ground_truth", "dent"), 0o755)
+	writeImage(t, filepath.Join(cat, "ground_truth", "dent", "000_mask.png"), maskImage(fixW, fixH, 0, 0, 1, 1, 255))
+	if err := os.Symlink(filepath.Join(elsewhere, "extra.png"), filepath.Join(cat, "train", "good", "005.png")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := LoadMVTec(root, "bottle", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Train.Len() != 6 || !slices.Contains(d.Test.Defects(), "dent") {
+		t.Errorf("symlinks not followed: %d train, defects %v", d.Train.Len(), d.Test.Defects())
+	}
+}

@@ -187,7 +187,7 @@ func (l *listing) images(dir string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() {
+		if isDir(dir, e) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
@@ -211,12 +211,22 @@ func subdirs(dir string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+		if isDir(dir, e) && !strings.HasPrefix(e.Name(), ".") {
 			out = append(out, e.Name())
 		}
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// isDir reports whether a directory entry is a folder, following symbolic links (datasets are often
+// assembled from links).
+func isDir(dir string, e os.DirEntry) bool {
+	if e.Type()&os.ModeSymlink != 0 {
+		st, err := os.Stat(filepath.Join(dir, e.Name()))
+		return err == nil && st.IsDir()
+	}
+	return e.IsDir()
 }
 
 // requireDir returns a clear error if dir is not an existing directory.
