@@ -258,6 +258,15 @@ func New(category string, opts Options) (*datasets.Dataset, error) {
 	return ds, nil
 }
 
+// MustNew is New for notebooks and examples: it panics on error.
+func MustNew(category string, opts Options) *datasets.Dataset {
+	ds, err := New(category, opts)
+	if err != nil {
+		panic(err)
+	}
+	return ds
+}
+
 // LoadAll loads every sample of a split, in order, on all cores (GOMAXPROCS workers).
 func LoadAll(s *datasets.Split) ([]datasets.Sample, error) {
 	out := make([]datasets.Sample, s.Len())

@@ -506,3 +506,39 @@ func TestLoadAllMatchesSample(t *testing.T) {
 		t.Error("WriteMVTec accepted a category with a path separator")
 	}
 }
+
+// TestMaskAreaScalesWithSize checks that surface defects are sized relative to the image: at 128 and
+// 256 pixels they cover similar fractions of the image on average (thin lines keep a minimum width of
+// about 1.5 pixels, so small images see somewhat larger fractions).
+func TestMaskAreaScalesWithSize(t *testing.T) {
+	for _, c := range []string{"carpet", "leather", "nut", "pill"} {
+		defects, _ := Defects(c)
+		var frac [2]float64
+		for si, n := range []int{128, 256} {
+			src, _ := NewSource(c, Options{Size: n, Seed: 2})
+			for _, d := range defects {
+				if isGeometric(d) {
+					continue
+				}
+				for i := range 8 {
+					s, err := src.Load(src.Item("test", d, i))
+					if err != nil {
+						t.Fatal(err)
+					}
+					a := 0
+					for _, v := range s.Mask.Pix {
+						if v == 1 {
+							a++
+						}
+					}
+					frac[si] += float64(a) / float64(n*n)
+				}
+			}
+		}
+		r := frac[0] / frac[1]
+		t.Logf("%s: area fraction ratio 128/256 px: %.2f", c, r)
+		if r < 0.5 || r > 2 {
+			t.Errorf("%s: mask area fraction at 128 px is %.2fx that at 256 px", c, r)
+		}
+	}
+}
