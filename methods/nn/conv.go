@@ -58,24 +58,59 @@ func Conv2D(x, kernel *graph.Node, cfg ConvConfig) *graph.Node {
 	taps := kd[0] * kd[1]
 	rows := win.n * win.ho * win.wo
 
+	cg, og := cin/groups, cout/groups
 	// 1x1 kernels without stride or padding need no gathering at all.
-	var patches *graph.Node
-	if taps == 1 && !win.needsPadding() && win.sh == 1 && win.sw == 1 {
-		patches = graph.Reshape(x, rows, 1, cin)
-	} else {
-		patches = gatherPatches(x, win, 0) // [rows, taps, cin]
+	direct := taps == 1 && !win.needsPadding() && win.sh == 1 && win.sw == 1
+	var indices *graph.Node
+	if !direct {
+		indices = graph.Const(x.Graph(), win.indices())
+	}
+	groupPatches := func(p *graph.Node) *graph.Node { // [rows, taps, cin] -> [groups, rows, taps*cg]
+		p = graph.TransposeAllDims(graph.Reshape(p, rows, taps, groups, cg), 2, 0, 1, 3)
+		return graph.Reshape(p, groups, rows, taps*cg)
+	}
+	groupKernel := func(k *graph.Node) *graph.Node { // [KH,KW,cg,cout] -> [groups, taps*cg, og]
+		k = graph.TransposeAllDims(graph.Reshape(k, taps, cg, groups, og), 2, 0, 1, 3)
+		return graph.Reshape(k, groups, taps*cg, og)
 	}
 
-	var out *graph.Node
-	if groups == 1 {
-		out = MatMul(graph.Reshape(patches, rows, taps*cin), graph.Reshape(kernel, taps*cin, cout))
-	} else {
-		// Batch over groups: [groups, rows, taps*cg] x [groups, taps*cg, og] -> [groups, rows, og].
-		cg, og := cin/groups, cout/groups
-		p := graph.TransposeAllDims(graph.Reshape(patches, rows, taps, groups, cg), 2, 0, 1, 3)
-		k := graph.TransposeAllDims(graph.Reshape(kernel, taps, cg, groups, og), 2, 0, 1, 3)
-		out = batchMatMul(graph.Reshape(p, groups, rows, taps*cg), graph.Reshape(k, groups, taps*cg, og))
-		out = graph.Reshape(graph.TransposeAllDims(out, 1, 0, 2), rows, cout)
-	}
+	// One custom-gradient op for im2col and the product, so the large patches tensor carries no
+	// gradient bookkeeping: backward is two products and a col2im scatter.
+	var patches *graph.Node // [rows, taps, cin], built by forward, reused by backward
+	out := withCustomGradient([]*graph.Node{x, kernel},
+		func(in []*graph.Node) *graph.Node {
+			if direct {
+				patches = graph.Reshape(in[0], rows, 1, cin)
+			} else {
+				patches = im2col(in[0], indices, win, 0)
+			}
+			if groups == 1 {
+				return graph.DotGeneral(graph.Reshape(patches, rows, taps*cin), []int{1}, nil,
+					graph.Reshape(in[1], taps*cin, cout), []int{0}, nil)
+			}
+			y := graph.DotGeneral(groupPatches(patches), []int{2}, []int{0}, groupKernel(in[1]), []int{1}, []int{0})
+			return graph.Reshape(graph.TransposeAllDims(y, 1, 0, 2), rows, cout) // [groups, rows, og] -> [rows, cout]
+		},
+		func(in []*graph.Node, _, v *graph.Node) []*graph.Node { // v: [rows, cout]
+			var dPatches, dKernel *graph.Node
+			if groups == 1 {
+				dPatches = graph.DotGeneral(v, []int{1}, nil, graph.Reshape(in[1], taps*cin, cout), []int{1}, nil)
+				dKernel = graph.DotGeneral(graph.Reshape(patches, rows, taps*cin), []int{0}, nil, v, []int{0}, nil)
+			} else {
+				vg := graph.TransposeAllDims(graph.Reshape(v, rows, groups, og), 1, 0, 2) // [groups, rows, og]
+				dpg := graph.DotGeneral(vg, []int{2}, []int{0}, groupKernel(in[1]), []int{2}, []int{0})
+				dPatches = graph.TransposeAllDims(graph.Reshape(dpg, groups, rows, taps, cg), 1, 2, 0, 3)
+				dkg := graph.DotGeneral(groupPatches(patches), []int{1}, []int{0}, vg, []int{1}, []int{0})
+				dKernel = graph.TransposeAllDims(graph.Reshape(dkg, groups, taps, cg, og), 1, 2, 0, 3)
+			}
+			dKernel = graph.Reshape(dKernel, kd...)
+			var dx *graph.Node
+			if direct {
+				dx = graph.Reshape(dPatches, xd...)
+			} else {
+				dx = col2im(graph.Reshape(dPatches, rows, taps, cin), indices, win, xd)
+			}
+			return []*graph.Node{dx, dKernel}
+		})
 	return graph.Reshape(out, win.n, win.ho, win.wo, cout)
 }

@@ -6,51 +6,51 @@ import (
 )
 
 // withCustomGradient returns forward(inputs), whose gradient with respect to inputs[i] is
-// backward(inputs, output, v)[i], v being the gradient arriving at the output (nil entries: no gradient).
+// backward(inputs, output, v)[i], v being the gradient arriving at the output (nil: zero gradient).
 //
 // GoMLX only offers custom gradients for single-input identities (graph.IdentityWithCustomGradient), and
-// its own VJPs for graph.DotGeneral materialise the outer product [M, K, N], which the pure-Go backend
-// computes element by element. So this helper:
-//   - computes the forward on graph.StopGradient'ed inputs (autodiff never looks inside it);
-//   - hangs on each input a custom-gradient identity ("hook") joined to the output by a term that is
-//     exactly zero (min(|x0|, 0) of one element), so autodiff walks to the hooks after the output;
-//   - records v with a custom-gradient identity on the output, which autodiff reaches first (nodes are
-//     visited in reverse creation order), and the hooks hand back backward's results.
+// its own VJPs for DotGeneral materialise the outer product [M, K, N], which the pure-Go backend
+// computes element by element; Slice, Concatenate and ReduceWindow have no usable VJP there. So:
+//   - each input passes through a custom-gradient identity ("hook"), which forward consumes;
+//   - forward's result is wrapped in StopGradient, so autodiff never builds VJPs inside it (some would
+//     need ops the backend lacks, e.g. Pad), and forward may use any op;
+//   - a term that is exactly zero (min(|h0|, 0) of one element of each hook) is added to the output,
+//     so autodiff still walks from the output back to the hooks;
+//   - a custom-gradient identity on the output records v; autodiff reaches it before the hooks (nodes
+//     are visited in reverse creation order), and the hooks hand back backward's results.
 //
-// The nodes autodiff builds for the zero link are never used, so backends never execute them.
+// The nodes autodiff builds along the zero link are never used, so backends never execute them.
+// The cost is one Identity per input (a copy only when the input is used elsewhere too) and one
+// addition over the output.
 func withCustomGradient(inputs []*graph.Node, forward func(in []*graph.Node) *graph.Node,
 	backward func(in []*graph.Node, out, v *graph.Node) []*graph.Node) *graph.Node {
 	g := inputs[0].Graph()
-	stopped := make([]*graph.Node, len(inputs))
-	for i, x := range inputs {
-		stopped[i] = graph.StopGradient(x)
-	}
-	// StopGradient on the output too, so autodiff builds no VJP nodes inside forward (some would need
-	// ops the backend lacks, e.g. Slice's Pad).
-	y := graph.StopGradient(forward(stopped))
-
 	var v, vUsed *graph.Node // v: gradient at the output in the current graph.Gradient() call.
 	var grads []*graph.Node
+	var hooks []*graph.Node
+	var y *graph.Node
 	gradFor := func(i int) *graph.Node {
 		if vUsed != v || grads == nil {
-			grads = backward(stopped, y, v)
+			grads = backward(hooks, y, v)
 			vUsed = v
 		}
 		return grads[i]
 	}
+	hooks = make([]*graph.Node, len(inputs))
 	var link *graph.Node
 	first := graph.Const(g, tensors.FromFlatDataAndDimensions([]int32{0}, 1))
 	for i, x := range inputs {
 		if !x.DType().IsFloat() {
+			hooks[i] = graph.StopGradient(x)
 			continue
 		}
-		hook := graph.IdentityWithCustomGradient(x, func(x, _ *graph.Node) *graph.Node {
+		hooks[i] = graph.IdentityWithCustomGradient(x, func(x, _ *graph.Node) *graph.Node {
 			if grad := gradFor(i); grad != nil {
 				return grad
 			}
 			return graph.ZerosLike(x)
 		})
-		elem := graph.Gather(graph.Reshape(hook, x.Shape().Size()), first)
+		elem := graph.Gather(graph.Reshape(hooks[i], x.Shape().Size()), first)
 		zero := graph.Min(graph.Abs(elem), graph.ScalarZero(g, x.DType()))
 		if link == nil {
 			link = zero
@@ -58,10 +58,12 @@ func withCustomGradient(inputs []*graph.Node, forward func(in []*graph.Node) *gr
 			link = graph.Add(link, zero)
 		}
 	}
+	y = graph.StopGradient(forward(hooks))
+	out := y
 	if link != nil {
-		y = graph.Add(y, graph.ConvertDType(link, y.DType()))
+		out = graph.Add(y, graph.ConvertDType(link, y.DType()))
 	}
-	return graph.IdentityWithCustomGradient(y, func(_, grad *graph.Node) *graph.Node {
+	return graph.IdentityWithCustomGradient(out, func(_, grad *graph.Node) *graph.Node {
 		v = grad
 		return grad
 	})

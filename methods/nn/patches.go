@@ -3,7 +3,6 @@ package nn
 import (
 	"fmt"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -77,37 +76,46 @@ func (win window) needsPadding() bool {
 	return false
 }
 
-// withPadRow returns x [N,H,W,C] flattened to [N*H*W+1, C], whose last row is padValue: the row
-// that out-of-image taps gather. Built with graph.ScatterSum (whose gradient is a graph.Gather) because the
-// pure-Go backend cannot differentiate Concatenate or Pad.
-func withPadRow(x *graph.Node, padValue float64) *graph.Node {
-	g := x.Graph()
+// im2col returns the windows of x [N,H,W,C] as [N*Ho*Wo, KH*KW, C], out-of-image taps reading padValue:
+// x flattened to [N*H*W, C], one padValue row appended (Concatenate copies whole blocks), then one
+// Gather with the precomputed indices. Forward only: see gatherPatches for the differentiable version.
+func im2col(x, indices *graph.Node, win window, padValue float64) *graph.Node {
 	dims := x.Shape().Dimensions
 	rows, c := dims[0]*dims[1]*dims[2], dims[3]
-	flat := graph.Reshape(x, rows, c)
-	base := shapes.Make(x.DType(), rows+1, c)
-	var operand *graph.Node
-	if padValue == 0 {
-		operand = graph.Zeros(g, base)
-	} else {
-		isPad := graph.Equal(graph.Iota(g, shapes.Make(dtypes.Int32, rows+1, c), 0), graph.Scalar(g, dtypes.Int32, rows))
-		operand = graph.Where(isPad, graph.BroadcastToShape(graph.Scalar(g, x.DType(), padValue), base), graph.Zeros(g, base))
+	src := graph.Reshape(x, rows, c)
+	if win.needsPadding() {
+		padRow := graph.BroadcastToDims(graph.Scalar(x.Graph(), x.DType(), padValue), 1, c)
+		src = graph.Concatenate([]*graph.Node{src, padRow}, 0)
 	}
-	return graph.ScatterSum(operand, graph.Iota(g, shapes.Make(dtypes.Int32, rows, 1), 0), flat, true, true)
+	return graph.Gather(src, indices)
 }
 
-// gatherPatches returns the windows of x [N,H,W,C] as [N*Ho*Wo, KH*KW, C] (im2col), out-of-image taps
-// reading padValue. Differentiable on every backend: graph.Gather's gradient is graph.ScatterSum.
-func gatherPatches(x *graph.Node, win window, padValue float64) *graph.Node {
-	g := x.Graph()
-	dims := x.Shape().Dimensions
-	var src *graph.Node
+// col2im is the transpose of im2col: it scatter-adds patches [N*Ho*Wo, KH*KW, C] back into an image of
+// xDims [N,H,W,C], dropping what falls in the padding.
+func col2im(patches, indices *graph.Node, win window, xDims []int) *graph.Node {
+	rows, c := xDims[0]*xDims[1]*xDims[2], xDims[3]
+	srcRows := rows
 	if win.needsPadding() {
-		src = withPadRow(x, padValue)
-	} else {
-		src = graph.Reshape(x, dims[0]*dims[1]*dims[2], dims[3])
+		srcRows++
 	}
-	return graph.Gather(src, graph.Const(g, win.indices()))
+	img := graph.ScatterSum(graph.Zeros(patches.Graph(), shapes.Make(patches.DType(), srcRows, c)),
+		indices, patches, false, false)
+	if win.needsPadding() {
+		img = graph.Slice(img, graph.AxisRange(0, rows))
+	}
+	return graph.Reshape(img, xDims...)
+}
+
+// gatherPatches is im2col with a gradient (col2im) that works on every backend. Written as a custom
+// gradient because the pure-Go backend cannot differentiate Concatenate or Slice (they need Pad).
+func gatherPatches(x *graph.Node, win window, padValue float64) *graph.Node {
+	dims := x.Shape().Dimensions
+	indices := graph.Const(x.Graph(), win.indices())
+	return withCustomGradient([]*graph.Node{x},
+		func(in []*graph.Node) *graph.Node { return im2col(in[0], indices, win, padValue) },
+		func(_ []*graph.Node, _, v *graph.Node) []*graph.Node {
+			return []*graph.Node{col2im(v, indices, win, dims)}
+		})
 }
 
 // panicf panics with a formatted error: graph-building code reports bad shapes by panicking, as GoMLX does.
