@@ -54,7 +54,7 @@ const defaultWindow = 256 << 20
 
 // denseBucket is the bucket size from which exact mode counts a bucket's low 16 key bits in dense
 // arrays instead of sorting it.
-const denseBucket = 1 << 15
+const denseBucket = 1 << 12
 
 func newPixelConfig(opts []PixelOption) pixelConfig {
 	c := pixelConfig{curvePoints: DefaultCurvePoints, workers: runtime.GOMAXPROCS(0), window: defaultWindow}
@@ -559,6 +559,7 @@ func (ps *pixelScan) countBucket(top uint32, sw *sweep) float64 {
 		return nil
 	})
 	d := parts[0]
+	d.lo, d.hi = 0, len(d.neg)-1
 	for _, o := range parts[1:] {
 		for i := range d.neg {
 			d.neg[i] += o.neg[i]
@@ -573,28 +574,33 @@ func (ps *pixelScan) countBucket(top uint32, sw *sweep) float64 {
 type denseCounts struct {
 	neg, pos []int64
 	pro      []float64
+	lo, hi   int // range of low bits counted so far
 }
 
 func newDenseCounts() *denseCounts {
-	return &denseCounts{neg: make([]int64, 1<<16), pos: make([]int64, 1<<16), pro: make([]float64, 1<<16)}
+	return &denseCounts{neg: make([]int64, 1<<16), pos: make([]int64, 1<<16), pro: make([]float64, 1<<16), lo: 1 << 16, hi: -1}
 }
 
 func (d *denseCounts) emit(negs []uint16, poss []uint64, top uint32, invSize []float64, sw *sweep) float64 {
+	lo, hi := d.lo, d.hi
 	for _, x := range negs {
 		d.neg[x]++
+		lo, hi = min(lo, int(x)), max(hi, int(x))
 	}
 	for _, x := range poss {
 		low := x >> 32
 		d.pos[low]++
 		d.pro[low] += invSize[uint32(x)-1]
+		lo, hi = min(lo, int(low)), max(hi, int(low))
 	}
+	d.lo, d.hi = lo, hi
 	return d.emitCounts(top, sw)
 }
 
 // emitCounts streams the non-empty counts, highest key first, into the sweep and clears them.
 func (d *denseCounts) emitCounts(top uint32, sw *sweep) float64 {
 	last := math.NaN()
-	for low := len(d.neg) - 1; low >= 0; low-- {
+	for low := d.hi; low >= d.lo; low-- {
 		if d.neg[low] == 0 && d.pos[low] == 0 {
 			continue
 		}
@@ -602,6 +608,7 @@ func (d *denseCounts) emitCounts(top uint32, sw *sweep) float64 {
 		sw.step(last, d.neg[low], d.pos[low], d.pro[low])
 		d.neg[low], d.pos[low], d.pro[low] = 0, 0, 0
 	}
+	d.lo, d.hi = len(d.neg), -1
 	return last
 }
 

@@ -152,8 +152,14 @@ func (s *sweep) step(thr float64, neg, pos int64, pro float64) {
 
 	if s.nRegions > 0 {
 		s.proCum += pro
-		x := math.Min(fpr, 1)
-		y := math.Min(s.proCum/float64(s.nRegions), 1)
+		// MVTec clips rounding overshoot: the curve never exceeds 1.
+		x, y := fpr, s.proCum/float64(s.nRegions)
+		if x > 1 {
+			x = 1
+		}
+		if y > 1 {
+			y = 1
+		}
 		s.proPoint(x, y, thr)
 	}
 }
