@@ -45,6 +45,7 @@ type objEdit struct {
 	cutNx, cutNy, cutD  float32 // remove the half plane n·p > d (local units)
 	biteX, biteY, biteR float32 // remove a disc (local units)
 	bendU, bendA        float32 // bend the part with u > bendU by bendA radians
+	part                int     // which part (e.g. transistor leg) a cut or bend applies to
 }
 
 // object renders one object category over its background.
@@ -458,3 +459,128 @@ func (o *pill) edit(r *rand.Rand, kind string, d float64, n int) *objEdit {
 // inset is how far inside an object's outline (pixels) surface defects may start: 1.5 px at 256 px,
 // less on small images so thin parts keep some support.
 func inset(n int) float32 { return min(max(float32(n)/170, 0.5), 1.5) }
+
+// ---- transistor ----
+
+// transistor is a TO-220 power transistor soldered on a green circuit board, seen from above: black
+// epoxy body, metal tab with a mounting hole, three tinned legs ending on copper pads. The pads and the
+// silkscreen outline are printed on the board, so a misplaced component is visible against them.
+type transistor struct {
+	p                 pose
+	bw, bh, by        float32 // body half width, half height, centre v
+	th                float32 // tab height beyond the body
+	lw, l0, l1, pitch float32 // leg half width, start and end v, spacing
+	body, tab, leg    [3]float32
+}
+
+func newTransistor(r *rand.Rand, n int) (surface, object) {
+	bg := plainBackground(r, n, [3]float32{0.12, 0.34, 0.2}, 0.12)
+	cam := jitterPose(r, n, 0.02, 0, 1.5, 0.02)
+	o := &transistor{
+		bw: 0.17, bh: 0.12, by: -0.06, th: 0.13,
+		lw: 0.017, l0: 0.05, l1: 0.36, pitch: 0.1,
+		body: colourJitter(r, [3]float32{0.14, 0.14, 0.15}, 0.2, 0.05),
+		tab:  colourJitter(r, [3]float32{0.66, 0.66, 0.64}, 0.08, 0.02),
+		leg:  colourJitter(r, [3]float32{0.74, 0.74, 0.72}, 0.06, 0.02),
+	}
+	o.p = cam.moved(float32(uniform(r, -0.008, 0.008))*cam.scale, float32(uniform(r, -0.008, 0.008))*cam.scale,
+		float32(uniform(r, -2, 2)*math.Pi/180))
+	// Pads and silkscreen, in the camera frame (they do not move with a misplaced component).
+	pad := colourJitter(r, [3]float32{0.78, 0.6, 0.32}, 0.08, 0.03)
+	silk := [3]float32{0.88, 0.9, 0.86}
+	x0, y0, x1, y1 := bbox(cam.cx, cam.cy, 0.5*cam.scale, n)
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			u, v := cam.local(float32(x), float32(y))
+			for k := -1; k <= 1; k++ {
+				du, dv := u-float32(k)*o.pitch, v-0.33
+				if a := coverage((max(abs32(du)-0.032, abs32(dv)-0.05)) * cam.scale); a > 0 {
+					blend(bg, y*n+x, pad, a)
+				}
+			}
+			// Silkscreen: a rectangle outline around the body footprint.
+			d := max(abs32(u)-o.bw-0.03, abs32(v-o.by+o.th/2)-o.bh-o.th/2-0.03)
+			if a := coverage((abs32(d) - 0.004) * cam.scale); a > 0 {
+				blend(bg, y*n+x, silk, a*0.9)
+			}
+		}
+	}
+	return bg, o
+}
+
+// legSD is the signed distance to leg k (-1, 0, 1), bent or cut by e when e.part selects it.
+func (o *transistor) legSD(u, v float32, k int, e *objEdit) (float32, float32) {
+	lu := u - float32(k)*o.pitch
+	lv := v
+	if e != nil && e.part == k && e.bendA != 0 && v > e.bendU {
+		// Rotate the part of the leg beyond bendU about (0, bendU).
+		c, s := float32(math.Cos(float64(-e.bendA))), float32(math.Sin(float64(-e.bendA)))
+		du, dv := lu, v-e.bendU
+		lu, lv = c*du-s*dv, s*du+c*dv+e.bendU
+		lv = max(lv, e.bendU)
+	}
+	sd := max(abs32(lu)-o.lw, max(o.l0-lv, lv-o.l1))
+	if e != nil && e.part == k && e.cutD != 0 {
+		sd = max(sd, v-e.cutD)
+	}
+	return sd, lu / o.lw
+}
+
+func (o *transistor) draw(s surface, sup []bool, n int, e *objEdit) {
+	p := o.p
+	if e != nil {
+		p = p.moved(e.dx, e.dy, e.da)
+	}
+	x0, y0, x1, y1 := bbox(p.cx, p.cy, 0.48*p.scale, n)
+	in := inset(n)
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			u, v := p.local(float32(x), float32(y))
+			i := y*n + x
+			for k := -1; k <= 1; k++ { // legs: tinned wire, cylindrical across
+				sd, t := o.legSD(u, v, k, e)
+				if a := coverage(sd * p.scale); a > 0 {
+					t = min(max(t, -1), 1)
+					sh := 0.45 + 0.55*float32(math.Sqrt(float64(1-t*t)))
+					blend(s, i, [3]float32{o.leg[0] * sh, o.leg[1] * sh, o.leg[2] * sh}, a)
+				}
+			}
+			// Tab: metal plate above the body with a mounting hole.
+			tv := o.by - o.bh - o.th/2
+			tsd := max(abs32(u)-o.bw*0.95, abs32(v-tv)-o.th/2-0.01)
+			hole := 0.035 - float32(math.Sqrt(float64(u*u+(v-tv)*(v-tv))))
+			tsd = max(tsd, hole)
+			if a := coverage(tsd * p.scale); a > 0 {
+				sh := 0.85 + 0.15*(v-tv)/o.th
+				blend(s, i, [3]float32{o.tab[0] * sh, o.tab[1] * sh, o.tab[2] * sh}, a)
+			}
+			// Body: black epoxy with a soft bevel.
+			bsd := max(abs32(u)-o.bw, abs32(v-o.by)-o.bh)
+			a := coverage(bsd * p.scale)
+			if a > 0 {
+				sh := 1 + 0.6*clamp01(1+bsd/0.015)
+				blend(s, i, [3]float32{o.body[0] * sh, o.body[1] * sh, o.body[2] * sh}, a)
+			}
+			sup[i] = bsd*p.scale < -in
+		}
+	}
+}
+
+func (o *transistor) edit(r *rand.Rand, kind string, d float64, n int) *objEdit {
+	switch kind {
+	case Missing: // a leg broken off: up to its whole length, shorter with difficulty
+		k := r.IntN(3) - 1
+		l := uniform(r, 0.08, 0.3) * (1 - 0.6*d)
+		return &objEdit{part: k, cutD: o.l1 - float32(l)}
+	case Bent:
+		k := r.IntN(3) - 1
+		a := uniform(r, 15, 45) * (1 - 0.5*d) * math.Pi / 180
+		if r.IntN(2) == 0 {
+			a = -a
+		}
+		return &objEdit{part: k, bendU: float32(uniform(r, 0.12, 0.22)), bendA: float32(a)}
+	case Misplaced:
+		return misplace(r, d, n, 10, 25)
+	}
+	return nil
+}

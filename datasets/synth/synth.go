@@ -60,6 +60,7 @@ var categories = []category{
 	{name: "nut", object: newNut, defects: []string{Scratch, Crack, Stain, Contamination, Missing, Misplaced}},
 	{name: "screw", object: newScrew, defects: []string{Scratch, Stain, Contamination, Missing, Bent, Misplaced}},
 	{name: "pill", object: newPill, defects: []string{Scratch, Crack, Hole, Stain, Contamination, Missing, Misplaced}},
+	{name: "transistor", object: newTransistor, defects: []string{Scratch, Stain, Contamination, Missing, Bent, Misplaced}},
 }
 
 func lookup(name string) (*category, error) {
@@ -85,7 +86,7 @@ func Textures() []string {
 	return out
 }
 
-// Objects returns the object categories: nut, screw, pill.
+// Objects returns the object categories: nut, screw, pill, transistor.
 func Objects() []string {
 	var out []string
 	for _, c := range categories {

@@ -1,5 +1,6 @@
-// Command samples draws a grid of synthetic benchmark samples: one row per category, two normal images
-// then one image of each defect type with its mask outlined in red, and writes it as a PNG. With
+// Command samples draws a grid of synthetic benchmark samples: one row per category (named above its
+// first image), two normal images then one image of each defect type with its mask outlined in red, and
+// writes it as a PNG. With
 // -synthesis it also draws the training-time anomaly synthesis of datasets/anomalysynth (DRAEM Perlin,
 // CutPaste patch and scar) on normal samples.
 //
@@ -26,7 +27,7 @@ import (
 
 func main() {
 	out := flag.String("out", "docs/synth_samples.png", "output PNG path")
-	thumb := flag.Int("thumb", 112, "thumbnail side in pixels")
+	thumb := flag.Int("thumb", 104, "thumbnail side in pixels")
 	size := flag.Int("size", 224, "rendered image side in pixels")
 	seed := flag.Uint64("seed", 1, "dataset seed")
 	diff := flag.Float64("difficulty", 0, "defect difficulty in [0, 1]")
@@ -81,9 +82,9 @@ func run(out string, cats []string, thumb, size, index int, seed uint64, diff fl
 			}
 			x, y := gap+col*(thumb+gap), gap+strip+row*(thumb+gap+strip)
 			drawThumb(grid, x, y, thumb, s)
-			label := it.Defect
+			label := it.Defect // the first two columns are normal ("good")
 			if col == 0 {
-				label = c + ": good"
+				label = strings.ToUpper(c)
 			}
 			drawLabel(grid, x+1, y-3, label)
 		}
