@@ -19,6 +19,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -131,43 +132,68 @@ func Decode(data []byte) (map[string]Tensor, map[string]string, error) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	tensors := make(map[string]Tensor, len(raw))
-	for _, name := range names {
-		t, err := decodeTensor(name, raw[name], body)
+	// Check every entry before converting any data.
+	entries := make([]checkedEntry, len(names))
+	for i, name := range names {
+		e, err := checkEntry(name, raw[name], body)
 		if err != nil {
 			return nil, nil, err
 		}
-		tensors[name] = t
+		entries[i] = e
+	}
+	// Byte ranges must not overlap: otherwise a small file could name the same bytes many times over
+	// and make the reader allocate far more than the file holds.
+	byBegin := slices.DeleteFunc(slices.Clone(entries), func(e checkedEntry) bool { return e.begin == e.end })
+	sort.SliceStable(byBegin, func(i, j int) bool { return byBegin[i].begin < byBegin[j].begin })
+	for i := 1; i < len(byBegin); i++ {
+		prev, cur := byBegin[i-1], byBegin[i]
+		if cur.begin < prev.end {
+			return nil, nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] overlap tensor %q's [%d, %d]",
+				cur.name, cur.begin, cur.end, prev.name, prev.begin, prev.end)
+		}
+	}
+	tensors := make(map[string]Tensor, len(entries))
+	for _, e := range entries {
+		tensors[e.name] = Tensor{DType: e.dtype, Shape: e.shape, Data: toFloat32(e.dtype, body[e.begin:e.end], e.numel)}
 	}
 	return tensors, metadata, nil
 }
 
-func decodeTensor(name string, raw json.RawMessage, body []byte) (Tensor, error) {
+// checkedEntry is a header entry whose dtype, shape and byte range have been validated.
+type checkedEntry struct {
+	name       string
+	dtype      string
+	shape      []int
+	begin, end uint64
+	numel      int
+}
+
+func checkEntry(name string, raw json.RawMessage, body []byte) (checkedEntry, error) {
 	var e headerEntry
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&e); err != nil {
-		return Tensor{}, fmt.Errorf("tensor %q: bad header entry: %v", name, err)
+		return checkedEntry{}, fmt.Errorf("tensor %q: bad header entry: %v", name, err)
 	}
 	elem, ok := dtypeSizes[e.DType]
 	if !ok {
-		return Tensor{}, fmt.Errorf("tensor %q: unsupported dtype %q", name, e.DType)
+		return checkedEntry{}, fmt.Errorf("tensor %q: unsupported dtype %q", name, e.DType)
 	}
 	if e.Shape == nil {
-		return Tensor{}, fmt.Errorf("tensor %q: missing shape", name)
+		return checkedEntry{}, fmt.Errorf("tensor %q: missing shape", name)
 	}
 	if len(e.DataOffsets) != 2 {
-		return Tensor{}, fmt.Errorf("tensor %q: data_offsets must have 2 entries, has %d", name, len(e.DataOffsets))
+		return checkedEntry{}, fmt.Errorf("tensor %q: data_offsets must have 2 entries, has %d", name, len(e.DataOffsets))
 	}
 	begin, end := e.DataOffsets[0], e.DataOffsets[1]
 	if begin > end || end > uint64(len(body)) {
-		return Tensor{}, fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the %d-byte data section", name, begin, end, len(body))
+		return checkedEntry{}, fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the %d-byte data section", name, begin, end, len(body))
 	}
 	shape := make([]int, len(e.Shape))
 	empty := false
 	for i, d := range e.Shape {
 		if d < 0 {
-			return Tensor{}, fmt.Errorf("tensor %q: negative dimension %d in shape %v", name, d, e.Shape)
+			return checkedEntry{}, fmt.Errorf("tensor %q: negative dimension %d in shape %v", name, d, e.Shape)
 		}
 		shape[i] = int(d)
 		empty = empty || d == 0
@@ -179,16 +205,16 @@ func decodeTensor(name string, raw json.RawMessage, body []byte) (Tensor, error)
 		numel = 1
 		for _, d := range e.Shape {
 			if uint64(d) > maxElems/numel {
-				return Tensor{}, fmt.Errorf("tensor %q: shape %v is larger than the %d-byte data section", name, e.Shape, len(body))
+				return checkedEntry{}, fmt.Errorf("tensor %q: shape %v is larger than the %d-byte data section", name, e.Shape, len(body))
 			}
 			numel *= uint64(d)
 		}
 	}
 	if end-begin != numel*uint64(elem) {
-		return Tensor{}, fmt.Errorf("tensor %q: data_offsets [%d, %d] hold %d bytes, shape %v of %s needs %d",
+		return checkedEntry{}, fmt.Errorf("tensor %q: data_offsets [%d, %d] hold %d bytes, shape %v of %s needs %d",
 			name, begin, end, end-begin, e.Shape, e.DType, numel*uint64(elem))
 	}
-	return Tensor{DType: e.DType, Shape: shape, Data: toFloat32(e.DType, body[begin:end], int(numel))}, nil
+	return checkedEntry{name: name, dtype: e.DType, shape: shape, begin: begin, end: end, numel: int(numel)}, nil
 }
 
 // toFloat32 converts n little-endian elements of dtype to float32.

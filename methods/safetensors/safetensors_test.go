@@ -156,6 +156,8 @@ func TestHostileFiles(t *testing.T) {
 		{"dim overflows int64", build(`{"w":{"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,4]}}`, body), `"w"`},
 		{"negative offset", build(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}`, body), `"w"`},
 		{"unknown field", build(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1}}`, body), `"w"`},
+		{"overlapping ranges", build(`{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}`, body), `"b": data_offsets [8, 16] overlap tensor "a"`},
+		{"same range twice", build(`{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, body), "overlap"},
 		{"metadata not strings", build(`{"__metadata__":{"a":1}}`, body), "__metadata__"},
 	}
 	for _, tc := range tests {
