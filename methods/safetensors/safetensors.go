@@ -6,8 +6,8 @@
 // torchvision names) and detector checkpoints both use it. Reading is defensive: the header length is
 // checked against the file size and capped, the JSON must be valid, every tensor's byte range must lie
 // inside the data section, match its shape and dtype and overlap no other tensor's range (so a small
-// file cannot make the reader allocate much more than its size), and no size computation may overflow. Errors
-// name the file and the tensor. Every tensor is converted to float32 on read; WriteFile writes F32.
+// file cannot make the reader allocate much more than its size), and no size computation may overflow.
+// Errors name the file and the tensor. Every tensor is converted to float32 on read; WriteFile writes F32.
 //
 // See https://github.com/huggingface/safetensors for the format description.
 package safetensors
