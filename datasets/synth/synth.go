@@ -12,6 +12,9 @@
 // A defect's mask is exact: a pixel is in the mask if and only if it differs from the clean render of
 // the same sample, by at least MinDefectDelta in some channel.
 //
+// Rendering is plain float32 Go arithmetic: the same seed gives identical pixels on the same
+// architecture (compilers that fuse multiply-adds, e.g. on arm64, may differ in the last bits).
+//
 // See also WriteMVTec to put a category on disk in MVTec AD's layout.
 package synth
 

@@ -542,3 +542,41 @@ func TestMaskAreaScalesWithSize(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteMVTecGrey(t *testing.T) {
+	root := t.TempDir()
+	ds, err := New("screw", Options{Size: 36, Channels: 1, Seed: 5, Train: 2, TestNormal: 1, TestPerDefect: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMVTec(root, ds); err != nil {
+		t.Fatal(err)
+	}
+	back, err := datasets.LoadMVTec(root, "screw", datasets.Options{Channels: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Test.Len() != ds.Test.Len() {
+		t.Fatalf("loaded %d test images, wrote %d", back.Test.Len(), ds.Test.Len())
+	}
+	byDefect := map[string]datasets.Sample{}
+	for i := range ds.Test.Items {
+		s, _ := ds.Test.Sample(i)
+		byDefect[s.Defect] = s
+	}
+	for i := range back.Test.Items {
+		s, err := back.Test.Sample(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := byDefect[s.Defect]
+		if s.Image.C != 1 || !equalImages(s.Mask, w.Mask) {
+			t.Fatalf("%s: grey image has %d channels or its mask differs", s.ImagePath, s.Image.C)
+		}
+		for k := range s.Image.Pix {
+			if math.Abs(float64(s.Image.Pix[k]-w.Image.Pix[k])) > 0.5/255+1e-6 {
+				t.Fatalf("%s: loaded grey pixel %d is %v, wrote %v", s.ImagePath, k, s.Image.Pix[k], w.Image.Pix[k])
+			}
+		}
+	}
+}
