@@ -136,6 +136,13 @@ func EvaluateContext(ctx context.Context, preds []methods.Prediction, labels []d
 	}
 	cfg := newPixelConfig([]PixelOption{WithBins(opts.Bins), WithCurvePoints(opts.CurvePoints), WithWorkers(opts.Workers)})
 
+	// Image-level metrics need both classes in the evaluated set (subsets may lack normals: warnings).
+	if _, _, err := F1Max(scores, bl); err != nil {
+		return Report{}, err
+	}
+	if _, err := AUROC(scores, bl); err != nil {
+		return Report{}, err
+	}
 	rep, err := evaluateSubset(scores, bl, maps, masks, nil, opts.FPRLimit, cfg)
 	if err != nil {
 		return rep, err
@@ -183,9 +190,7 @@ func EvaluateContext(ctx context.Context, preds []methods.Prediction, labels []d
 				ss[k], sl[k] = scores[i], bl[i]
 			}
 			r, err := evaluateSubset(ss, sl, maps, masks, sub, opts.FPRLimit, cfg)
-			if errors.Is(err, ErrOneClass) {
-				r.Warnings = append(r.Warnings, "image metrics undefined: "+err.Error())
-			} else if err != nil {
+			if err != nil {
 				return rep, fmt.Errorf("metrics: defect %q: %w", d, err)
 			}
 			r.Threshold, r.PixelThreshold, r.ThresholdSource = rep.Threshold, rep.PixelThreshold, rep.ThresholdSource
@@ -269,12 +274,16 @@ func evaluateSubset(scores []float64, labels []bool, maps, masks []datasets.Imag
 		}
 	}
 	r, err := imageSweep(scores, labels, 'b')
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrOneClass):
 		rep.ImageAUROC, rep.ImageAP, rep.ImageF1Max, rep.ImageThreshold = nan, nan, nan, nan
+		rep.Warnings = append(rep.Warnings, "image metrics undefined: "+err.Error())
+	case err != nil:
 		return rep, err
+	default:
+		rep.ImageAUROC, rep.ImageAP, rep.ImageF1Max, rep.ImageThreshold = r.auroc, r.ap, r.f1, r.f1Thr
+		rep.ROC, rep.PR = r.roc, r.pr
 	}
-	rep.ImageAUROC, rep.ImageAP, rep.ImageF1Max, rep.ImageThreshold = r.auroc, r.ap, r.f1, r.f1Thr
-	rep.ROC, rep.PR = r.roc, r.pr
 	if masks == nil {
 		return rep, nil
 	}

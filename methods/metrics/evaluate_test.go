@@ -214,9 +214,30 @@ func TestEvaluateBadInput(t *testing.T) {
 			}
 		})
 	}
+	// A test set without normals is an error (defect subsets always hold every normal image).
+	noNormals := slices.Clone(labels)
+	for i := range noNormals {
+		noNormals[i] = datasets.Anomalous
+	}
+	noNormalMasks := slices.Clone(masks)
+	for i := range noNormalMasks {
+		if labels[i] == datasets.Normal {
+			noNormalMasks[i] = masks[1]
+		}
+	}
+	if _, err := Evaluate(preds, noNormals, noNormalMasks, defects, Options{}); !errors.Is(err, ErrOneClass) {
+		t.Errorf("all-anomalous set: err = %v", err)
+	}
+	rep, err := Evaluate(preds[:4], labels[:4], masks[:4], []string{"good", "crack", "good", "scratch"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.PerDefect["crack"]; math.IsNaN(r.PixelAUROC) || math.IsNaN(r.ImageAUROC) {
+		t.Errorf("crack subset metrics missing: %v %v", r.PixelAUROC, r.ImageAUROC)
+	}
 	// Anomalous images whose masks are all zero: image metrics, pixel metrics NaN with a warning.
 	empty := make([]datasets.Image, len(masks))
-	rep, err := Evaluate(preds, labels, empty, defects, Options{})
+	rep, err = Evaluate(preds, labels, empty, defects, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

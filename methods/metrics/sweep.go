@@ -90,7 +90,6 @@ type sweep struct {
 	aucBound, apBound, proBound float64
 
 	roc, pr, pro recorder
-	prRev        bool // PR recorded descending; reversed at finish to scikit-learn's ascending order
 }
 
 func newSweep(nNeg, nPos int64, nRegions int, fprLimit, proCurveTo float64, curvePoints int, binned bool) *sweep {
