@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/gonomaly/gonomaly/datasets"
+	"github.com/gonomaly/gonomaly/datasets/synth"
 )
 
 // Result is an augmented image with the mask of the pixels the anomaly was written to.
@@ -34,9 +35,9 @@ type Result struct {
 	Beta float64
 }
 
-// newRand returns the generator of a seed.
+// newRand returns the generator of a seed; nearby seeds (0, 1, 2, ...) give unrelated streams.
 func newRand(seed uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, seed^0x6a09e667f3bcc909))
+	return synth.NewRand(seed, "anomalysynth")
 }
 
 func checkImage(img datasets.Image) error {
