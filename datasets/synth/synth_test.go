@@ -451,7 +451,7 @@ func cpuTime() time.Duration {
 // BenchmarkLoadAll measures generating a whole default test split (256x256) on all cores.
 func BenchmarkLoadAll(b *testing.B) {
 	ds, _ := New("carpet", Options{Seed: 1})
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	n := 0
 	for b.Loop() {
 		if _, err := LoadAll(ds.Test); err != nil {
@@ -460,6 +460,7 @@ func BenchmarkLoadAll(b *testing.B) {
 		n += ds.Test.Len()
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "samples/s")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(n), "cpu-ms/sample")
 }
 
 func TestSmallestSize(t *testing.T) {
