@@ -2,10 +2,12 @@ package nn
 
 import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
 // ConvConfig configures Conv2D. Zero values mean Stride 1, Padding 0, Dilation 1, Groups 1.
-// Kernels, strides, padding and dilation are square (the same on both spatial axes).
+// Strides, padding and dilation are square (the same on both spatial axes).
 type ConvConfig struct {
 	// Stride is the step between output positions; default 1.
 	Stride int
@@ -30,87 +32,221 @@ func (cfg ConvConfig) withDefaults() ConvConfig {
 	return cfg
 }
 
+// wideRowsMaxWaste is how many matrix rows, relative to the output pixels, the "wide rows" im2col
+// may compute (it also computes padding columns) before the gather im2col is preferred instead.
+// A variable so tests can force either form.
+var wideRowsMaxWaste = 1.2
+
 // Conv2D convolves x [N,H,W,Cin] (NHWC) with kernel [KH,KW,Cin/Groups,Cout] (HWIO), returning
 // [N,Ho,Wo,Cout] with PyTorch's torch.nn.functional.conv2d semantics (cross-correlation, zero padding,
 // Ho = floor((H + 2*Padding - Dilation*(KH-1) - 1)/Stride) + 1).
 //
-// It gathers the input patches (im2col) and multiplies them by the kernel with one MatMul, so forward
-// and backward run on every backend, at MatMul speed, on the pure-Go one.
+// It lays out the input patches as a matrix (im2col) and multiplies it by the kernel with one matrix
+// product, so it runs at the backend's MatMul speed and trains on every backend. Two im2col forms:
+//   - stride 1 ("wide rows"): each kernel tap is the zero-padded image flattened to rows and shifted by
+//     a row offset, built only from block copies (Concatenate); the product is computed for every
+//     padded column and the valid outputs gathered afterwards;
+//   - otherwise, one Gather of precomputed pixel indices.
+//
+// The gradient is a custom one (two products; for stride 1 the input gradient is itself a stride-1
+// convolution with the flipped kernel, otherwise a scatter-add col2im), since GoMLX's ConvGeneral
+// gradient fails on the pure-Go backend and its DotGeneral gradient is very slow there.
 //
 // See also ConvTranspose2D and the context layer Conv.
 func Conv2D(x, kernel *graph.Node, cfg ConvConfig) *graph.Node {
+	p := newConvPlan(x, kernel, cfg)
+	var patches *graph.Node // built by forward, reused by backward
+	return withCustomGradient([]*graph.Node{x, kernel},
+		func(in []*graph.Node) *graph.Node {
+			var y *graph.Node
+			y, patches = p.forward(in[0], in[1])
+			return y
+		},
+		func(in []*graph.Node, _, v *graph.Node) []*graph.Node {
+			return []*graph.Node{p.inputGradient(v, in[1]), p.kernelGradient(patches, v)}
+		})
+}
+
+// convPlan holds the shapes and the chosen im2col form of one convolution.
+type convPlan struct {
+	cfg                       ConvConfig
+	win                       window
+	xd, kd                    []int
+	cin, cout, groups, cg, og int
+	taps, rows                int // kernel taps; output pixels N*Ho*Wo
+	direct                    bool
+	wide                      bool
+	hp, wp, l, a, wideRows    int // wide rows form: padded size, pixels per image, max offset, rows
+}
+
+func newConvPlan(x, kernel *graph.Node, cfg ConvConfig) *convPlan {
 	cfg = cfg.withDefaults()
 	if x.Rank() != 4 || kernel.Rank() != 4 {
 		panicf("nn.Conv2D: want x [N,H,W,Cin] and kernel [KH,KW,Cin/Groups,Cout], got x %s and kernel %s",
 			x.Shape(), kernel.Shape())
 	}
 	xd, kd := x.Shape().Dimensions, kernel.Shape().Dimensions
-	cin, cout, groups := xd[3], kd[3], cfg.Groups
-	if groups < 1 || cin%groups != 0 || cout%groups != 0 || kd[2]*groups != cin {
+	p := &convPlan{cfg: cfg, xd: xd, kd: kd, cin: xd[3], cout: kd[3], groups: cfg.Groups}
+	if p.groups < 1 || p.cin%p.groups != 0 || p.cout%p.groups != 0 || kd[2]*p.groups != p.cin {
 		panicf("nn.Conv2D: x %s and kernel %s do not match Groups=%d (kernel must be [KH,KW,Cin/Groups,Cout])",
-			x.Shape(), kernel.Shape(), groups)
+			x.Shape(), kernel.Shape(), p.groups)
 	}
 	if kernel.DType() != x.DType() {
 		panicf("nn.Conv2D: x dtype %s and kernel dtype %s differ", x.DType(), kernel.DType())
 	}
-	win := newWindow("Conv2D", xd[0], xd[1], xd[2], kd[0], kd[1], cfg.Stride, cfg.Stride,
+	p.win = newWindow("Conv2D", xd[0], xd[1], xd[2], kd[0], kd[1], cfg.Stride, cfg.Stride,
 		cfg.Padding, cfg.Padding, cfg.Dilation, cfg.Dilation)
-	taps := kd[0] * kd[1]
-	rows := win.n * win.ho * win.wo
+	p.cg, p.og = p.cin/p.groups, p.cout/p.groups
+	p.taps = kd[0] * kd[1]
+	p.rows = p.win.n * p.win.ho * p.win.wo
+	p.direct = p.taps == 1 && !p.win.needsPadding() && cfg.Stride == 1
+	if !p.direct && cfg.Stride == 1 && p.groups == 1 {
+		d := cfg.Dilation
+		p.hp, p.wp = xd[1]+2*cfg.Padding, xd[2]+2*cfg.Padding
+		p.l = p.hp * p.wp
+		p.a = (kd[0]-1)*d*p.wp + (kd[1]-1)*d
+		p.wideRows = p.win.n*p.l + p.a
+		p.wide = float64(p.wideRows) <= wideRowsMaxWaste*float64(p.rows)
+	}
+	return p
+}
 
-	cg, og := cin/groups, cout/groups
-	// 1x1 kernels without stride or padding need no gathering at all.
-	direct := taps == 1 && !win.needsPadding() && win.sh == 1 && win.sw == 1
-	var indices *graph.Node
-	if !direct {
-		indices = graph.Const(x.Graph(), win.indices())
+// forward returns the convolution [N,Ho,Wo,Cout] and the patch matrix it multiplied.
+func (p *convPlan) forward(x, kernel *graph.Node) (y, patches *graph.Node) {
+	win := p.win
+	switch {
+	case p.wide:
+		patches = p.widePatches(x) // [wideRows, taps*cin]
+		y = graph.DotGeneral(patches, []int{1}, nil, graph.Reshape(kernel, p.taps*p.cin, p.cout), []int{0}, nil)
+		y = graph.Gather(y, p.wideOutputRows(x.Graph())) // [rows, cout]
+	case p.groups == 1:
+		if p.direct {
+			patches = graph.Reshape(x, p.rows, p.cin)
+		} else {
+			patches = graph.Reshape(im2col(x, graph.Const(x.Graph(), win.indices()), win, 0), p.rows, p.taps*p.cin)
+		}
+		y = graph.DotGeneral(patches, []int{1}, nil, graph.Reshape(kernel, p.taps*p.cin, p.cout), []int{0}, nil)
+	default:
+		if p.direct {
+			patches = graph.Reshape(x, p.rows, 1, p.cin)
+		} else {
+			patches = im2col(x, graph.Const(x.Graph(), win.indices()), win, 0)
+		}
+		patches = p.groupPatches(patches) // [groups, rows, taps*cg]
+		yg := graph.DotGeneral(patches, []int{2}, []int{0}, p.groupKernel(kernel), []int{1}, []int{0})
+		y = graph.Reshape(graph.TransposeAllDims(yg, 1, 0, 2), p.rows, p.cout) // [groups, rows, og] -> [rows, cout]
 	}
-	groupPatches := func(p *graph.Node) *graph.Node { // [rows, taps, cin] -> [groups, rows, taps*cg]
-		p = graph.TransposeAllDims(graph.Reshape(p, rows, taps, groups, cg), 2, 0, 1, 3)
-		return graph.Reshape(p, groups, rows, taps*cg)
-	}
-	groupKernel := func(k *graph.Node) *graph.Node { // [KH,KW,cg,cout] -> [groups, taps*cg, og]
-		k = graph.TransposeAllDims(graph.Reshape(k, taps, cg, groups, og), 2, 0, 1, 3)
-		return graph.Reshape(k, groups, taps*cg, og)
-	}
+	return graph.Reshape(y, win.n, win.ho, win.wo, p.cout), patches
+}
 
-	// One custom-gradient op for im2col and the product, so the large patches tensor carries no
-	// gradient bookkeeping: backward is two products and a col2im scatter.
-	var patches *graph.Node // [rows, taps, cin], built by forward, reused by backward
-	out := withCustomGradient([]*graph.Node{x, kernel},
-		func(in []*graph.Node) *graph.Node {
-			if direct {
-				patches = graph.Reshape(in[0], rows, 1, cin)
-			} else {
-				patches = im2col(in[0], indices, win, 0)
+// widePatches builds the stride-1 patch matrix [N*L + A, taps*Cin] from block copies only: the padded
+// image is flattened to rows (L = Hp*Wp per image); tap (kh, kw) reads row r - A + kh*d*Wp + kw*d,
+// realised by prepending A - offset zero rows. Output (n, ho, wo) sits at row n*L + ho*Wp + wo + A;
+// the other rows (padding columns, image seams) are computed and discarded. Taps never read across
+// images for stride 1.
+func (p *convPlan) widePatches(x *graph.Node) *graph.Node {
+	g, dt := x.Graph(), x.DType()
+	n, h, c, pad, d := p.xd[0], p.xd[1], p.cin, p.cfg.Padding, p.cfg.Dilation
+	zeros := func(dims ...int) *graph.Node { return graph.Zeros(g, shapes.Make(dt, dims...)) }
+	padded := x
+	if pad > 0 {
+		side := zeros(n, h, pad, c)
+		padded = graph.Concatenate([]*graph.Node{side, x, side}, 2)
+		top := zeros(n, pad, p.wp, c)
+		padded = graph.Concatenate([]*graph.Node{top, padded, top}, 1)
+	}
+	flat := graph.Reshape(padded, n*p.l, c)
+	shifted := make([]*graph.Node, 0, p.taps)
+	for kh := 0; kh < p.kd[0]; kh++ {
+		for kw := 0; kw < p.kd[1]; kw++ {
+			off := kh*d*p.wp + kw*d
+			parts := make([]*graph.Node, 0, 3)
+			if p.a-off > 0 {
+				parts = append(parts, zeros(p.a-off, c))
 			}
-			if groups == 1 {
-				return graph.DotGeneral(graph.Reshape(patches, rows, taps*cin), []int{1}, nil,
-					graph.Reshape(in[1], taps*cin, cout), []int{0}, nil)
+			parts = append(parts, flat)
+			if off > 0 {
+				parts = append(parts, zeros(off, c))
 			}
-			y := graph.DotGeneral(groupPatches(patches), []int{2}, []int{0}, groupKernel(in[1]), []int{1}, []int{0})
-			return graph.Reshape(graph.TransposeAllDims(y, 1, 0, 2), rows, cout) // [groups, rows, og] -> [rows, cout]
-		},
-		func(in []*graph.Node, _, v *graph.Node) []*graph.Node { // v: [rows, cout]
-			var dPatches, dKernel *graph.Node
-			if groups == 1 {
-				dPatches = graph.DotGeneral(v, []int{1}, nil, graph.Reshape(in[1], taps*cin, cout), []int{1}, nil)
-				dKernel = graph.DotGeneral(graph.Reshape(patches, rows, taps*cin), []int{0}, nil, v, []int{0}, nil)
-			} else {
-				vg := graph.TransposeAllDims(graph.Reshape(v, rows, groups, og), 1, 0, 2) // [groups, rows, og]
-				dpg := graph.DotGeneral(vg, []int{2}, []int{0}, groupKernel(in[1]), []int{2}, []int{0})
-				dPatches = graph.TransposeAllDims(graph.Reshape(dpg, groups, rows, taps, cg), 1, 2, 0, 3)
-				dkg := graph.DotGeneral(groupPatches(patches), []int{1}, []int{0}, vg, []int{1}, []int{0})
-				dKernel = graph.TransposeAllDims(graph.Reshape(dkg, groups, taps, cg, og), 1, 2, 0, 3)
+			shifted = append(shifted, graph.Concatenate(parts, 0))
+		}
+	}
+	return graph.Concatenate(shifted, 1)
+}
+
+// wideOutputRows are the rows of the wide product holding the real outputs, [rows, 1] in NHW order.
+func (p *convPlan) wideOutputRows(g *graph.Graph) *graph.Node {
+	idx := make([]int32, 0, p.rows)
+	for n := 0; n < p.win.n; n++ {
+		for ho := 0; ho < p.win.ho; ho++ {
+			for wo := 0; wo < p.win.wo; wo++ {
+				idx = append(idx, int32(n*p.l+ho*p.wp+wo+p.a))
 			}
-			dKernel = graph.Reshape(dKernel, kd...)
-			var dx *graph.Node
-			if direct {
-				dx = graph.Reshape(dPatches, xd...)
-			} else {
-				dx = col2im(graph.Reshape(dPatches, rows, taps, cin), indices, win, xd)
-			}
-			return []*graph.Node{dx, dKernel}
-		})
-	return graph.Reshape(out, win.n, win.ho, win.wo, cout)
+		}
+	}
+	return graph.Const(g, tensors.FromFlatDataAndDimensions(idx, p.rows, 1))
+}
+
+func (p *convPlan) groupPatches(patches *graph.Node) *graph.Node { // [rows, taps, cin] -> [groups, rows, taps*cg]
+	pt := graph.TransposeAllDims(graph.Reshape(patches, p.rows, p.taps, p.groups, p.cg), 2, 0, 1, 3)
+	return graph.Reshape(pt, p.groups, p.rows, p.taps*p.cg)
+}
+
+func (p *convPlan) groupKernel(k *graph.Node) *graph.Node { // [KH,KW,cg,cout] -> [groups, taps*cg, og]
+	k = graph.TransposeAllDims(graph.Reshape(k, p.taps, p.cg, p.groups, p.og), 2, 0, 1, 3)
+	return graph.Reshape(k, p.groups, p.taps*p.cg, p.og)
+}
+
+// kernelGradient is patchesᵀ · v, with v [N,Ho,Wo,Cout] laid out as the patch rows.
+func (p *convPlan) kernelGradient(patches, v *graph.Node) *graph.Node {
+	v2 := graph.Reshape(v, p.rows, p.cout)
+	var dk *graph.Node
+	switch {
+	case p.wide:
+		// Spread v onto the wide rows (zero on discarded rows).
+		vw := graph.ScatterSum(graph.Zeros(v.Graph(), shapes.Make(v.DType(), p.wideRows, p.cout)),
+			p.wideOutputRows(v.Graph()), v2, true, true)
+		dk = graph.DotGeneral(patches, []int{0}, nil, vw, []int{0}, nil)
+	case p.groups == 1:
+		dk = graph.DotGeneral(patches, []int{0}, nil, v2, []int{0}, nil)
+	default:
+		vg := graph.TransposeAllDims(graph.Reshape(v2, p.rows, p.groups, p.og), 1, 0, 2) // [groups, rows, og]
+		dkg := graph.DotGeneral(patches, []int{1}, []int{0}, vg, []int{1}, []int{0})     // [groups, taps*cg, og]
+		dk = graph.TransposeAllDims(graph.Reshape(dkg, p.groups, p.taps, p.cg, p.og), 1, 2, 0, 3)
+	}
+	return graph.Reshape(dk, p.kd...)
+}
+
+// inputGradient is the gradient with respect to x for the incoming v [N,Ho,Wo,Cout]: for stride 1 (with
+// padding <= Dilation*(K-1) and a square kernel) the convolution of v with the flipped, transposed
+// kernel; otherwise v · kernelᵀ scattered back by col2im.
+func (p *convPlan) inputGradient(v, kernel *graph.Node) *graph.Node {
+	kh, kw, d := p.kd[0], p.kd[1], p.cfg.Dilation
+	if p.cfg.Stride == 1 && p.groups == 1 && kh == kw && p.cfg.Padding <= d*(kh-1) && !p.direct {
+		// flipped[kh,kw,co,ci] = kernel[KH-1-kh, KW-1-kw, ci, co].
+		rev := make([]int32, p.taps)
+		for t := range rev {
+			rev[t] = int32(p.taps - 1 - t)
+		}
+		k := graph.Gather(graph.Reshape(kernel, p.taps, p.cin, p.cout),
+			graph.Const(v.Graph(), tensors.FromFlatDataAndDimensions(rev, p.taps, 1)))
+		k = graph.Reshape(graph.TransposeAllDims(k, 0, 2, 1), kh, kw, p.cout, p.cin)
+		cfg := ConvConfig{Padding: d*(kh-1) - p.cfg.Padding, Dilation: d}
+		dx, _ := newConvPlan(v, k, cfg).forward(v, k)
+		return dx
+	}
+	v2 := graph.Reshape(v, p.rows, p.cout)
+	var dPatches *graph.Node // [rows, taps, cin]
+	if p.groups == 1 {
+		dPatches = graph.DotGeneral(v2, []int{1}, nil, graph.Reshape(kernel, p.taps*p.cin, p.cout), []int{1}, nil)
+	} else {
+		vg := graph.TransposeAllDims(graph.Reshape(v2, p.rows, p.groups, p.og), 1, 0, 2) // [groups, rows, og]
+		dpg := graph.DotGeneral(vg, []int{2}, []int{0}, p.groupKernel(kernel), []int{2}, []int{0})
+		dPatches = graph.TransposeAllDims(graph.Reshape(dpg, p.groups, p.rows, p.taps, p.cg), 1, 2, 0, 3)
+	}
+	if p.direct {
+		return graph.Reshape(dPatches, p.xd...)
+	}
+	indices := graph.Const(v.Graph(), p.win.indices())
+	return col2im(graph.Reshape(dPatches, p.rows, p.taps, p.cin), indices, p.win, p.xd)
 }

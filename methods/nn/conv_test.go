@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -22,9 +24,28 @@ var convCases = []struct {
 	{1, 6, 6, 4, 4, 1, ConvConfig{}},
 	{1, 6, 6, 4, 4, 1, ConvConfig{Stride: 2}},
 	{1, 7, 7, 4, 8, 2, ConvConfig{Stride: 2, Padding: 1, Groups: 4}},
+	{2, 5, 6, 3, 2, 3, ConvConfig{Padding: 3}},              // padding beyond d*(k-1): col2im gradient
+	{1, 6, 5, 2, 3, 2, ConvConfig{Padding: 1}},              // even kernel
+	{2, 7, 7, 2, 3, 3, ConvConfig{Dilation: 2, Padding: 1}}, // dilation with small padding
 }
 
-func TestConv2DMatchesConvolve(t *testing.T) {
+// forEachIm2col runs f with the wide-rows im2col forced on (where it applies) and forced off.
+func forEachIm2col(t *testing.T, f func(t *testing.T)) {
+	saved := wideRowsMaxWaste
+	defer func() { wideRowsMaxWaste = saved }()
+	for _, mode := range []struct {
+		name  string
+		waste float64
+	}{{"wide", 1e9}, {"gather", 0}} {
+		wideRowsMaxWaste = mode.waste
+		t.Run(mode.name, f)
+	}
+}
+
+func TestConv2DMatchesConvolve(t *testing.T) { forEachIm2col(t, testConv2DMatchesConvolve) }
+func TestConv2DGradients(t *testing.T)       { forEachIm2col(t, testConv2DGradients) }
+
+func testConv2DMatchesConvolve(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range convCases {
 		name := fmt.Sprintf("%dx%dx%dx%d->%d k%d %+v", tc.n, tc.h, tc.w, tc.cin, tc.cout, tc.k, tc.cfg)
@@ -44,7 +65,7 @@ func TestConv2DMatchesConvolve(t *testing.T) {
 	}
 }
 
-func TestConv2DGradients(t *testing.T) {
+func testConv2DGradients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, tc := range convCases {
 		name := fmt.Sprintf("%dx%dx%dx%d->%d k%d %+v", tc.n, tc.h, tc.w, tc.cin, tc.cout, tc.k, tc.cfg)
@@ -55,5 +76,28 @@ func TestConv2DGradients(t *testing.T) {
 			checkGradients(t, name, func(in []*graph.Node) *graph.Node { return Conv2D(in[0], in[1], tc.cfg) },
 				[]*tensors.Tensor{x, k}, 12)
 		})
+	}
+}
+
+func TestConvPlanChoosesForm(t *testing.T) {
+	g := graph.NewGraph(backend(t), "plan")
+	defer g.Finalize()
+	for i, tc := range []struct {
+		n, h, cin, cout, k int
+		cfg                ConvConfig
+		wide               bool
+	}{
+		{8, 64, 64, 64, 3, ConvConfig{Padding: 1}, true},
+		{1, 56, 64, 64, 3, ConvConfig{Padding: 1}, true},
+		{1, 7, 512, 512, 3, ConvConfig{Padding: 1}, false}, // padding columns would waste too much
+		{8, 64, 64, 64, 3, ConvConfig{Stride: 2, Padding: 1}, false},
+		{8, 64, 64, 64, 3, ConvConfig{Padding: 1, Groups: 2}, false},
+		{8, 64, 64, 64, 1, ConvConfig{}, false}, // 1x1: direct
+	} {
+		x := graph.Parameter(g, fmt.Sprintf("x%d", i), shapes.Make(dtypes.Float32, tc.n, tc.h, tc.h, tc.cin))
+		k := graph.Parameter(g, fmt.Sprintf("k%d", i), shapes.Make(dtypes.Float32, tc.k, tc.k, tc.cin/tc.cfg.withDefaults().Groups, tc.cout))
+		if got := newConvPlan(x, k, tc.cfg).wide; got != tc.wide {
+			t.Errorf("%+v: wide=%v, want %v", tc, got, tc.wide)
+		}
 	}
 }
