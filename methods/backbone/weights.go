@@ -101,13 +101,16 @@ func (b *Backbone) loadWeights(opts Options) error {
 		}
 	}
 	switch {
-	case w == "random":
+	case strings.EqualFold(w, "random"):
 		b.initSeeded(opts.Seed)
 		return nil
 	case strings.HasSuffix(w, ".safetensors") || isFile(w) || !hubIDPattern.MatchString(w):
 		return b.loadFile(w)
 	}
 	// A hub id: use the cache, or download once.
+	if b.div != 1 {
+		return fmt.Errorf("backbone %s: hub weights %q are full width; WidthDiv %d needs a local file or \"random\"", b.arch, w, b.div)
+	}
 	path, err := hubCachePath(opts.CacheDir, w)
 	if err == nil && !isFile(path) {
 		err = downloadHub(w, path)
