@@ -60,7 +60,7 @@ type Options struct {
 	//     (e.g. "timm/resnet18.tv_in1k"), from the cache or downloaded once; if that fails, the seeded
 	//     initialisation with a one-line notice on stderr. With WidthDiv > 1, "" means "random".
 	//   - a local file (ends in ".safetensors" or names an existing file): loaded, errors returned.
-	//   - a hub id "owner/name": as the default, with that repository (full width only).
+	//   - a hub id "owner/name": as the default, with that repository.
 	//   - "random": the seeded initialisation, silently.
 	Weights string
 	// Seed drives the deterministic initialisation used when no weights are loaded; default 0.

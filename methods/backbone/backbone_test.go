@@ -185,9 +185,6 @@ func TestBadOptions(t *testing.T) {
 	if _, err := New("resnet18", Options{WidthDiv: 3}); err == nil || !strings.Contains(err.Error(), "WidthDiv") {
 		t.Errorf("WidthDiv 3: err = %v", err)
 	}
-	if _, err := New("resnet18", Options{Weights: "timm/resnet18.tv_in1k", WidthDiv: 8}); err == nil || !strings.Contains(err.Error(), "full width") {
-		t.Errorf("hub weights with WidthDiv 8: err = %v", err)
-	}
 }
 
 func weightsOf(b *Backbone) map[string][]float32 {

@@ -108,9 +108,6 @@ func (b *Backbone) loadWeights(opts Options) error {
 		return b.loadFile(w)
 	}
 	// A hub id: use the cache, or download once.
-	if b.div != 1 {
-		return fmt.Errorf("backbone %s: hub weights %q are full width; WidthDiv %d needs a local file or \"random\"", b.arch, w, b.div)
-	}
 	path, err := hubCachePath(opts.CacheDir, w)
 	if err == nil && !isFile(path) {
 		err = downloadHub(w, path)
