@@ -78,7 +78,7 @@ func (win window) needsPadding() bool {
 
 // im2col returns the windows of x [N,H,W,C] as [N*Ho*Wo, KH*KW, C], out-of-image taps reading padValue:
 // x flattened to [N*H*W, C], one padValue row appended (Concatenate copies whole blocks), then one
-// Gather with the precomputed indices. Forward only: see gatherPatches for the differentiable version.
+// Gather with the precomputed indices. Forward only: Conv2D and the pooling ops wrap it in custom gradients.
 func im2col(x, indices *graph.Node, win window, padValue float64) *graph.Node {
 	dims := x.Shape().Dimensions
 	rows, c := dims[0]*dims[1]*dims[2], dims[3]
@@ -104,18 +104,6 @@ func col2im(patches, indices *graph.Node, win window, xDims []int) *graph.Node {
 		img = graph.Slice(img, graph.AxisRange(0, rows))
 	}
 	return graph.Reshape(img, xDims...)
-}
-
-// gatherPatches is im2col with a gradient (col2im) that works on every backend. Written as a custom
-// gradient because the pure-Go backend cannot differentiate Concatenate or Slice (they need Pad).
-func gatherPatches(x *graph.Node, win window, padValue float64) *graph.Node {
-	dims := x.Shape().Dimensions
-	indices := graph.Const(x.Graph(), win.indices())
-	return withCustomGradient([]*graph.Node{x},
-		func(in []*graph.Node) *graph.Node { return im2col(in[0], indices, win, padValue) },
-		func(_ []*graph.Node, _, v *graph.Node) []*graph.Node {
-			return []*graph.Node{col2im(v, indices, win, dims)}
-		})
 }
 
 // panicf panics with a formatted error: graph-building code reports bad shapes by panicking, as GoMLX does.

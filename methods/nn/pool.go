@@ -51,12 +51,29 @@ func pool2D(op string, x *graph.Node, size, stride, padding int, isMax bool) *gr
 	if isMax {
 		padValue = math.Inf(-1)
 	}
-	patches := gatherPatches(x, win, padValue) // [N*Ho*Wo, size*size, C]
-	var out *graph.Node
-	if isMax {
-		out = graph.ReduceMax(patches, 1)
-	} else {
-		out = graph.MulScalar(graph.ReduceSum(patches, 1), 1/float64(size*size))
-	}
+	// One custom-gradient op: gather the windows, reduce them; backward routes v to the window
+	// elements (the max ones, or all with weight 1/window²) and scatter-adds them back (col2im).
+	indices := graph.Const(x.Graph(), win.indices())
+	taps := float64(size * size)
+	var patches *graph.Node // [N*Ho*Wo, size*size, C]
+	out := withCustomGradient([]*graph.Node{x},
+		func(in []*graph.Node) *graph.Node {
+			patches = im2col(in[0], indices, win, padValue)
+			if isMax {
+				return graph.ReduceMax(patches, 1)
+			}
+			return graph.MulScalar(graph.ReduceSum(patches, 1), 1/taps)
+		},
+		func(_ []*graph.Node, out, v *graph.Node) []*graph.Node {
+			vb := graph.BroadcastToShape(graph.InsertAxes(v, 1), patches.Shape())
+			var dPatches *graph.Node
+			if isMax {
+				atMax := graph.Equal(patches, graph.BroadcastToShape(graph.InsertAxes(out, 1), patches.Shape()))
+				dPatches = graph.Where(atMax, vb, graph.ZerosLike(vb))
+			} else {
+				dPatches = graph.MulScalar(vb, 1/taps)
+			}
+			return []*graph.Node{col2im(dPatches, indices, win, d)}
+		})
 	return graph.Reshape(out, win.n, win.ho, win.wo, c)
 }
