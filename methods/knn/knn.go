@@ -282,3 +282,55 @@ func Search(ctx context.Context, queries, bank []float32, dim, k int) (Result, e
 	}
 	return ix.Search(ctx, queries, k)
 }
+
+// SquaredDistances returns the full [nq, Len()] matrix of squared Euclidean distances from every query
+// row to every bank row (clamped at 0). Use it when a score needs more than the k nearest rows (for
+// example PNI's search restricted to plausible bank rows); its memory is nq * Len() floats.
+func (ix *Index) SquaredDistances(queries []float32) []float32 {
+	d := ix.Dim
+	nq := len(queries) / d
+	nb := ix.Len()
+	qn := rowNorms(queries, d)
+	out := make([]float32, nq*nb)
+	workers := ix.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*nq/workers, (w+1)*nq/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			i := lo
+			for ; i+4 <= hi; i += 4 {
+				q0, q1, q2, q3 := queries[i*d:(i+1)*d], queries[(i+1)*d:(i+2)*d], queries[(i+2)*d:(i+3)*d], queries[(i+3)*d:(i+4)*d]
+				j := 0
+				for ; j+2 <= nb; j += 2 {
+					s00, s01, s10, s11, s20, s21, s30, s31 := dot4x2(q0, q1, q2, q3, ix.bank[j*d:(j+1)*d], ix.bank[(j+1)*d:(j+2)*d])
+					out[i*nb+j], out[i*nb+j+1] = s00, s01
+					out[(i+1)*nb+j], out[(i+1)*nb+j+1] = s10, s11
+					out[(i+2)*nb+j], out[(i+2)*nb+j+1] = s20, s21
+					out[(i+3)*nb+j], out[(i+3)*nb+j+1] = s30, s31
+				}
+				for ; j < nb; j++ {
+					b := ix.bank[j*d : (j+1)*d]
+					out[i*nb+j], out[(i+1)*nb+j], out[(i+2)*nb+j], out[(i+3)*nb+j] = dot(q0, b), dot(q1, b), dot(q2, b), dot(q3, b)
+				}
+			}
+			for ; i < hi; i++ {
+				for j := 0; j < nb; j++ {
+					out[i*nb+j] = dot(queries[i*d:(i+1)*d], ix.bank[j*d:(j+1)*d])
+				}
+			}
+			for i := lo; i < hi; i++ {
+				row := out[i*nb : (i+1)*nb]
+				for j, dp := range row {
+					row[j] = max(qn[i]-2*dp+ix.norms[j], 0)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}

@@ -218,3 +218,21 @@ func BenchmarkGraphMatMul(b *testing.B) {
 	sec := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(2*benchQ*benchBank/8*benchDim/1e9/sec, "GFLOP/s")
 }
+
+func TestSquaredDistancesMatchesBruteForce(t *testing.T) {
+	q, b := randRows(11, 9, 3), randRows(7, 9, 4)
+	ix, _ := NewIndex(b, 9)
+	got := ix.SquaredDistances(q)
+	for i := 0; i < 11; i++ {
+		for j := 0; j < 7; j++ {
+			var s float64
+			for c := 0; c < 9; c++ {
+				v := float64(q[i*9+c]) - float64(b[j*9+c])
+				s += v * v
+			}
+			if math.Abs(float64(got[i*7+j])-s) > 1e-3*(1+s) {
+				t.Fatalf("(%d,%d): %v, want %v", i, j, got[i*7+j], s)
+			}
+		}
+	}
+}
