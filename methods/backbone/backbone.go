@@ -111,6 +111,28 @@ func New(archName string, opts Options) (*Backbone, error) {
 	return b, nil
 }
 
+// MustNew is New that panics on error, for notebooks.
+func MustNew(archName string, opts Options) *Backbone {
+	b, err := New(archName, opts)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// String describes the backbone for banners and manifests, e.g.
+// "wide_resnet50_2 (weights: /cache/hub/timm--wide_resnet50_2.tv_in1k/model.safetensors)".
+func (b *Backbone) String() string {
+	s := b.arch
+	if b.div != 1 {
+		s += fmt.Sprintf(" width/%d", b.div)
+	}
+	if b.trainable {
+		s += " trainable"
+	}
+	return s + " (weights: " + b.source + ")"
+}
+
 // Arch returns the architecture name, e.g. "wide_resnet50_2".
 func (b *Backbone) Arch() string { return b.arch }
 

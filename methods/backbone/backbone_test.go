@@ -205,6 +205,9 @@ func TestSeededInitIsDeterministic(t *testing.T) {
 	if a.Pretrained() {
 		t.Error("random weights reported as pretrained")
 	}
+	if s := a.String(); s != "wide_resnet50_2 width/16 (weights: random (seed 7))" {
+		t.Errorf("String() = %q", s)
+	}
 	wa, wb, wc := weightsOf(a), weightsOf(b), weightsOf(c)
 	if len(wa) != len(a.params) {
 		t.Fatalf("%d weights, want %d", len(wa), len(a.params))
