@@ -31,13 +31,13 @@ var convCases = []struct {
 
 // forEachIm2col runs f with the wide-rows im2col forced on (where it applies) and forced off.
 func forEachIm2col(t *testing.T, f func(t *testing.T)) {
-	saved := wideRowsMaxWaste
-	defer func() { wideRowsMaxWaste = saved }()
+	saved := wideRowsGain
+	defer func() { wideRowsGain = saved }()
 	for _, mode := range []struct {
-		name  string
-		waste float64
+		name string
+		gain float64
 	}{{"wide", 1e9}, {"gather", 0}} {
-		wideRowsMaxWaste = mode.waste
+		wideRowsGain = mode.gain
 		t.Run(mode.name, f)
 	}
 }
@@ -89,7 +89,9 @@ func TestConvPlanChoosesForm(t *testing.T) {
 	}{
 		{8, 64, 64, 64, 3, ConvConfig{Padding: 1}, true},
 		{1, 56, 64, 64, 3, ConvConfig{Padding: 1}, true},
-		{1, 7, 512, 512, 3, ConvConfig{Padding: 1}, false}, // padding columns would waste too much
+		{8, 28, 64, 64, 3, ConvConfig{Padding: 1}, true},
+		{1, 7, 512, 512, 3, ConvConfig{Padding: 1}, false},  // padding columns would waste too much
+		{1, 28, 512, 512, 3, ConvConfig{Padding: 1}, false}, // gather costs little next to a wide product
 		{8, 64, 64, 64, 3, ConvConfig{Stride: 2, Padding: 1}, false},
 		{8, 64, 64, 64, 3, ConvConfig{Padding: 1, Groups: 2}, false},
 		{8, 64, 64, 64, 1, ConvConfig{}, false}, // 1x1: direct
