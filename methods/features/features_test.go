@@ -226,3 +226,47 @@ func TestCacheReuseAndInvalidation(t *testing.T) {
 		t.Error("corrupt cache file accepted")
 	}
 }
+
+func TestPCAFindsTheMainAxis(t *testing.T) {
+	// Points spread along (1, 1, 0) with small noise: the first component is that axis.
+	var rows []float32
+	for i := 0; i < 200; i++ {
+		s := float32(i-100) * 0.1
+		n := float32(math.Sin(float64(i))) * 0.01
+		rows = append(rows, s+n, s-n, n)
+	}
+	p, err := FitPCA(rows, 3, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Components[0]
+	if math.Abs(math.Abs(c[0])-math.Sqrt(0.5)) > 1e-3 || math.Abs(math.Abs(c[1])-math.Sqrt(0.5)) > 1e-3 || math.Abs(c[2]) > 1e-3 {
+		t.Fatalf("first component %v, want +-(0.707, 0.707, 0)", c)
+	}
+	if !(p.Variance[0] > 100*p.Variance[1]) {
+		t.Fatalf("variances %v", p.Variance)
+	}
+	xy := p.Transform(rows)
+	if len(xy) != 2 || len(xy[0]) != 200 {
+		t.Fatalf("transform shape %d x %d", len(xy), len(xy[0]))
+	}
+}
+
+func TestMaskToGrid(t *testing.T) {
+	m := datasets.NewImage(8, 8, 1)
+	for y := 0; y < 4; y++ {
+		for x := 0; x < 2; x++ {
+			m.Set(y, x, 0, 1)
+		}
+	}
+	g, err := MaskToGrid(m, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{0.5, 0, 0, 0}
+	for i := range want {
+		if g[i] != want[i] {
+			t.Fatalf("grid %v, want %v", g, want)
+		}
+	}
+}

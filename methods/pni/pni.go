@@ -465,6 +465,36 @@ func (p *PNI) Centroids() []float32 {
 	return p.cents.Bank()
 }
 
+// PriorNLL returns, for every patch of image i of test, -log p(c | position) and -log p(c | neighbourhood)
+// of the patch's own nearest centroid c: how surprising the patch is at its place and among its
+// neighbours, the two pictures of PNI's priors. Probabilities are floored at 1e-6.
+func (p *PNI) PriorNLL(ctx context.Context, test *features.Set, i int) (position, neighbourhood []float32, err error) {
+	if p.cents == nil {
+		return nil, nil, fmt.Errorf("pni: %w", methods.ErrNotFitted)
+	}
+	if test.D != p.cents.Dim || test.H != p.gh || test.W != p.gw {
+		return nil, nil, fmt.Errorf("pni: test features are %dx%dx%d, the model was fitted on %dx%dx%d",
+			test.H, test.W, test.D, p.gh, p.gw, p.cents.Dim)
+	}
+	nb, err := p.NeighbourPrior(test, i)
+	if err != nil {
+		return nil, nil, err
+	}
+	nearest, err := p.cents.Search(ctx, test.Image(i), 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	k := p.cents.Len()
+	per := test.PerImage()
+	position, neighbourhood = make([]float32, per), make([]float32, per)
+	for q := 0; q < per; q++ {
+		c := int(nearest.Idx[q])
+		position[q] = float32(-math.Log(math.Max(float64(p.position[q*k+c]), 1e-6)))
+		neighbourhood[q] = float32(-math.Log(math.Max(float64(nb[q*k+c]), 1e-6)))
+	}
+	return position, neighbourhood, nil
+}
+
 // Predict implements methods.Detector.
 func (p *PNI) Predict(ctx context.Context, images methods.Images) ([]methods.Prediction, error) {
 	if p.bank == nil {

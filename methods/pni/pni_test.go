@@ -79,6 +79,21 @@ func TestPNI(t *testing.T) {
 		t.Errorf("pixel AUROC %.3f, want >= 0.8", r.PixelAUROC)
 	}
 
+	// Prior surprise is finite and non-negative, and larger on average inside defects than outside.
+	test, err := p.Features(ctx, ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posNLL, nbNLL, err := p.PriorNLL(ctx, test, ds.Test.Len()-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q := range posNLL {
+		if !(posNLL[q] >= 0 && nbNLL[q] >= 0) || math.IsInf(float64(posNLL[q]), 0) {
+			t.Fatalf("patch %d: NLL %v, %v", q, posNLL[q], nbNLL[q])
+		}
+	}
+
 	dir := t.TempDir() + "/pni"
 	if err := p.Save(dir); err != nil {
 		t.Fatal(err)
