@@ -141,10 +141,11 @@ func Execute(ctx context.Context, path string, opt ExecOptions) (*Result, error)
 		quick = "1"
 	}
 	cmd.Env = pythonEnv(QuickEnv + "=" + quick)
-	// Own process group: cancelling kills the runner and the kernel it started.
+	// Own process group. Cancelling sends SIGTERM, on which the runner shuts the kernel (and the cell's
+	// program) down before exiting; a runner still alive 15 s later is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -199,7 +200,7 @@ func Execute(ctx context.Context, path string, opt ExecOptions) (*Result, error)
 		}
 		if !hasFailureAt(r.Failures, cell) {
 			kind := map[string]string{"timeout": "timeout after " + opt.CellTimeout.String(), "dead": "kernel died",
-				"crash": "runner crashed", "error": "error"}[end.Status]
+				"crash": "runner crashed", "error": "error", "interrupted": "interrupted"}[end.Status]
 			msg := end.Message
 			if end.Status == "crash" {
 				msg += "\n" + strings.TrimSpace(stderr.String())

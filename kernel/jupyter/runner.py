@@ -8,6 +8,7 @@ writes one JSON object per line on stdout: {"event": "cell", ...} after every co
 """
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -30,7 +31,12 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
+    signal.signal(signal.SIGTERM, _terminate)
     warnings.simplefilter("ignore")  # nbformat's id-field warnings are noise here
     src, out_nb, out_html, kernel, timeout = sys.argv[1:6]
     nb = nbformat.read(src, as_version=4)
@@ -62,6 +68,8 @@ def main():
         status, message = "error", str(e)
     except DeadKernelError as e:
         status, message = "dead", str(e)
+    except KeyboardInterrupt:  # SIGTERM from `kernel exec` when cancelled; nbclient shut the kernel down
+        status, message = "interrupted", "interrupted"
     except Exception as e:  # kernel failed to start, bad notebook, ...
         status, message = "crash", "".join(traceback.format_exception_only(type(e), e)).strip()
     finally:
