@@ -61,7 +61,9 @@ func benchGraphMaybe(b *testing.B, unsupportedOK bool, flops float64, fn func([]
 			o.FinalizeAll()
 		}
 	}
-	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if flops > 0 {
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	}
 }
 
 func convBenchInputs() (*tensors.Tensor, *tensors.Tensor) {
@@ -119,4 +121,26 @@ func BenchmarkIm2col(b *testing.B) {
 		win := newWindow("bench", d[0], d[1], d[2], benchK, benchK, 1, 1, 1, 1, 1, 1)
 		return []*graph.Node{im2col(in[0], graph.Const(in[0].Graph(), win.indices()), win, 0)}
 	}, x)
+}
+
+// BenchmarkMaxPoolStem is ResNet's stem pooling (3x3, stride 2, padding 1) on [8,112,112,64]: forward
+// and forward+backward, reported as ms per call.
+func BenchmarkMaxPoolStem(b *testing.B) {
+	x := randTensor32(rand.New(rand.NewPCG(2, 2)), 8, 112, 112, 64)
+	for _, backward := range []bool{false, true} {
+		name := "Forward"
+		if backward {
+			name = "ForwardBackward"
+		}
+		b.Run(name, func(b *testing.B) {
+			benchGraph(b, 0, func(in []*graph.Node) []*graph.Node {
+				y := MaxPool2D(in[0], 3, 2, 1)
+				if !backward {
+					return []*graph.Node{y}
+				}
+				return graph.Gradient(graph.ReduceAllSum(graph.Mul(y, y)), in[0])
+			}, x)
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/call")
+		})
+	}
 }
