@@ -1,17 +1,26 @@
 // Package nn holds neural-network layers, written with GoMLX graph ops, whose forward and backward
 // passes work on every GoMLX backend: XLA and the pure-Go backend ("go", simplego).
 //
-// The pure-Go backend runs ConvGeneral slowly and cannot differentiate it, and the gradients of its
-// pooling (ReduceWindow max), Slice and Concatenate ops need Pad/SelectAndScatter, which it lacks.
-// So every spatial op here is built from a small set of ops whose gradients it does support:
-// Gather (gradient: ScatterSum), ScatterSum (gradient: Gather), Reshape, Transpose, DotGeneral and
-// reductions. Convolution is patch gathering (im2col) plus one MatMul; pooling reduces gathered
-// windows, or reshaped blocks when the stride equals the window.
+// On the pure-Go backend ConvGeneral is slow and has no gradient (it needs Reverse); the gradients of
+// ReduceWindow max pooling, Slice and Concatenate need SelectAndScatter or Pad, which it lacks; and
+// GoMLX's gradient of DotGeneral/MatMul builds the whole [M, K, N] outer product, which makes training
+// any sizeable matrix product impractical there. So the heavy ops here carry custom gradients
+// (withCustomGradient) made of matrix products, Gather and ScatterSum, and their forward passes use
+// whatever is fastest:
+//   - Conv2D: im2col + one matrix product. Stride 1 builds the patch matrix from block copies of the
+//     padded image ("wide rows"); other strides gather precomputed pixel indices. Backward: two
+//     products, the input gradient being a flipped-kernel convolution (stride 1) or a col2im scatter.
+//   - ConvTranspose2D: one product then a col2im scatter-add (no multiplications by inserted zeros).
+//   - MaxPool2D, AvgPool2D: reshape-and-reduce when the stride equals the window, else gathered windows.
+//   - UpsampleNearest, UpsampleBilinear: row gathers; AdaptiveAvgPool2D: two small products.
+//   - MatMul (and Linear): a product whose gradient is two products. Use it instead of graph.MatMul,
+//     Einsum or layers.Dense in anything that trains on the pure-Go backend.
 //
-// Layouts follow the project: images are NHWC, kernels HWIO [KH, KW, Cin, Cout]. Semantics follow
-// PyTorch (zero padding, floor output sizes, count_include_pad average pooling, align_corners).
+// Layouts follow the project: images NHWC, kernels HWIO [KH, KW, Cin, Cout]. Semantics follow PyTorch
+// (zero padding, floor output sizes, count_include_pad average pooling, align_corners), checked
+// against golden outputs written by testdata/gen_golden.py.
 //
-// The functional ops (Conv2D, MaxPool2D, AvgPool2D, BatchNormInference, ...) take every tensor as a
-// graph node; the context layers (Conv, BatchNorm, Linear, ...) create their variables in a
-// *context.Context, builder style.
+// The functional ops take every tensor as a graph node; the context layers (Conv, Linear, BatchNorm,
+// LayerNorm, Dropout) create their variables, named as torch's ("weight", "bias", "running_mean",
+// "running_var"), in the scope they are given: give each layer its own, e.g. ctx.In("conv1").
 package nn

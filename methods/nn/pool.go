@@ -6,8 +6,9 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 )
 
-// MaxPool2D takes the maximum over window x window patches of x [N,H,W,C], moving by stride, with
-// padding pixels of -inf on each side: torch.nn.functional.max_pool2d (ceil_mode=false, dilation 1).
+// MaxPool2D takes the maximum over window x window patches of x [N,H,W,C], moving by stride (0 means
+// window), with padding pixels of -inf on each side: torch.nn.functional.max_pool2d (ceil_mode=false,
+// dilation 1).
 // Torch requires padding <= window/2, so every window sees at least one pixel.
 //
 // Its gradient works on every backend (GoMLX's graph.MaxPool needs SelectAndScatter, which the pure-Go
@@ -17,7 +18,7 @@ func MaxPool2D(x *graph.Node, window, stride, padding int) *graph.Node {
 	return pool2D("MaxPool2D", x, window, stride, padding, true)
 }
 
-// AvgPool2D averages window x window patches of x [N,H,W,C], moving by stride, with zero padding
+// AvgPool2D averages window x window patches of x [N,H,W,C], moving by stride (0 means window), with zero padding
 // counted in the average: torch.nn.functional.avg_pool2d defaults (count_include_pad=true,
 // ceil_mode=false). Its gradient works on every backend.
 func AvgPool2D(x *graph.Node, window, stride, padding int) *graph.Node {
