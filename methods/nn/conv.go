@@ -45,10 +45,11 @@ var wideRowsGain = 14.0
 //
 // It lays out the input patches as a matrix (im2col) and multiplies it by the kernel with one matrix
 // product, so it runs at the backend's MatMul speed and trains on every backend. Two im2col forms:
-//   - stride 1 ("wide rows"): each kernel tap is the zero-padded image flattened to rows and shifted by
-//     a row offset, built only from block copies (Concatenate); the product is computed for every
-//     padded column and the valid outputs gathered afterwards;
-//   - otherwise, one Gather of precomputed pixel indices.
+//   - "wide rows": each kernel tap is the zero-padded image (for stride s, one of its s² phase images)
+//     flattened to rows and shifted by a row offset, built from block copies (Concatenate); the
+//     product is computed for every padded column and the valid outputs gathered afterwards;
+//   - "gather": one Gather of precomputed pixel indices, chosen when padding columns would waste
+//     more than gathering costs (small images, wide layers) and for grouped convolutions.
 //
 // The gradient is a custom one (two products; for stride 1 the input gradient is itself a stride-1
 // convolution with the flipped kernel, otherwise a scatter-add col2im), since GoMLX's ConvGeneral
@@ -78,7 +79,7 @@ type convPlan struct {
 	taps, rows                int // kernel taps; output pixels N*Ho*Wo
 	direct                    bool
 	wide                      bool
-	hp, wp, l, a, wideRows    int // wide rows form: padded size, pixels per image, max offset, rows
+	hq, wq, l, a, wideRows    int // wide rows form: phase-image size, its pixels, max offset, rows
 }
 
 func newConvPlan(x, kernel *graph.Node, cfg ConvConfig) *convPlan {
@@ -102,11 +103,14 @@ func newConvPlan(x, kernel *graph.Node, cfg ConvConfig) *convPlan {
 	p.taps = kd[0] * kd[1]
 	p.rows = p.win.n * p.win.ho * p.win.wo
 	p.direct = p.taps == 1 && !p.win.needsPadding() && cfg.Stride == 1
-	if !p.direct && cfg.Stride == 1 && p.groups == 1 {
-		d := cfg.Dilation
-		p.hp, p.wp = xd[1]+2*cfg.Padding, xd[2]+2*cfg.Padding
-		p.l = p.hp * p.wp
-		p.a = (kd[0]-1)*d*p.wp + (kd[1]-1)*d
+	if !p.direct && p.groups == 1 {
+		// Phase images (stride s): tap offset kh*d splits into phase (kh*d)%s and shift (kh*d)/s.
+		st, d, pad := cfg.Stride, cfg.Dilation, cfg.Padding
+		maxQh, maxQw := (kd[0]-1)*d/st, (kd[1]-1)*d/st
+		p.hq = max((xd[1]+2*pad+st-1)/st, p.win.ho+maxQh)
+		p.wq = max((xd[2]+2*pad+st-1)/st, p.win.wo+maxQw)
+		p.l = p.hq * p.wq
+		p.a = maxQh*p.wq + maxQw
 		p.wideRows = p.win.n*p.l + p.a
 		waste := float64(p.wideRows)/float64(p.rows) - 1
 		p.wide = waste < wideRowsGain/float64(p.cout)
@@ -142,37 +146,80 @@ func (p *convPlan) forward(x, kernel *graph.Node) (y, patches *graph.Node) {
 	return graph.Reshape(y, win.n, win.ho, win.wo, p.cout), patches
 }
 
-// widePatches builds the stride-1 patch matrix [N*L + A, taps*Cin] from block copies only: the padded
-// image is flattened to rows (L = Hp*Wp per image); tap (kh, kw) reads row r - A + kh*d*Wp + kw*d,
-// realised by prepending A - offset zero rows. Output (n, ho, wo) sits at row n*L + ho*Wp + wo + A;
-// the other rows (padding columns, image seams) are computed and discarded. Taps never read across
-// images for stride 1.
+// widePatches builds the patch matrix [N*L + A, taps*Cin] from block copies, without gathering.
+//
+// The zero-padded image is split into Stride² phase images (pixels (i*s+a, j*s+b) for phase (a, b);
+// one strided Slice each, only for phases some tap reads; for stride 1 the padded image itself),
+// each of Hq x Wq pixels (L = Hq*Wq per image). Tap (kh, kw) reads phase ((kh*d)%s, (kw*d)%s) shifted by
+// ((kh*d)/s, (kw*d)/s): on the phase image flattened to rows that is a row offset, realised by
+// prepending A - offset zero rows. Output (n, ho, wo) sits at row n*L + ho*Wq + wo + A; the other rows
+// (padding columns, image seams) are computed and discarded, and never read across images for
+// valid outputs.
 func (p *convPlan) widePatches(x *graph.Node) *graph.Node {
 	g, dt := x.Graph(), x.DType()
-	n, h, c, pad, d := p.xd[0], p.xd[1], p.cin, p.cfg.Padding, p.cfg.Dilation
+	n, h, w, c := p.xd[0], p.xd[1], p.xd[2], p.cin
+	st, d, pad := p.cfg.Stride, p.cfg.Dilation, p.cfg.Padding
 	zeros := func(dims ...int) *graph.Node { return graph.Zeros(g, shapes.Make(dt, dims...)) }
+	// Pad to [N, s*Hq, s*Wq, C]: Padding on top/left, the rest (>= Padding) on bottom/right.
+	hp, wp := st*p.hq, st*p.wq
 	padded := x
-	if pad > 0 {
-		side := zeros(n, h, pad, c)
-		padded = graph.Concatenate([]*graph.Node{side, x, side}, 2)
-		top := zeros(n, pad, p.wp, c)
-		padded = graph.Concatenate([]*graph.Node{top, padded, top}, 1)
+	if left, right := pad, wp-w-pad; left > 0 || right > 0 {
+		parts := []*graph.Node{}
+		if left > 0 {
+			parts = append(parts, zeros(n, h, left, c))
+		}
+		parts = append(parts, x)
+		if right > 0 {
+			parts = append(parts, zeros(n, h, right, c))
+		}
+		padded = graph.Concatenate(parts, 2)
 	}
-	flat := graph.Reshape(padded, n*p.l, c)
+	if top, bottom := pad, hp-h-pad; top > 0 || bottom > 0 {
+		parts := []*graph.Node{}
+		if top > 0 {
+			parts = append(parts, zeros(n, top, wp, c))
+		}
+		parts = append(parts, padded)
+		if bottom > 0 {
+			parts = append(parts, zeros(n, bottom, wp, c))
+		}
+		padded = graph.Concatenate(parts, 1)
+	}
+	phases := map[[2]int]*graph.Node{}
+	phase := func(a, b int) *graph.Node {
+		if ph, ok := phases[[2]int{a, b}]; ok {
+			return ph
+		}
+		ph := padded
+		if st > 1 {
+			ph = graph.Slice(padded, graph.AxisRange(), graph.AxisRange(a, hp).Stride(st),
+				graph.AxisRange(b, wp).Stride(st), graph.AxisRange())
+		}
+		ph = graph.Reshape(ph, n*p.l, c)
+		phases[[2]int{a, b}] = ph
+		return ph
+	}
 	shifted := make([]*graph.Node, 0, p.taps)
 	for kh := 0; kh < p.kd[0]; kh++ {
 		for kw := 0; kw < p.kd[1]; kw++ {
-			off := kh*d*p.wp + kw*d
+			off := (kh*d/st)*p.wq + kw*d/st
 			parts := make([]*graph.Node, 0, 3)
 			if p.a-off > 0 {
 				parts = append(parts, zeros(p.a-off, c))
 			}
-			parts = append(parts, flat)
+			parts = append(parts, phase(kh*d%st, kw*d%st))
 			if off > 0 {
 				parts = append(parts, zeros(off, c))
 			}
-			shifted = append(shifted, graph.Concatenate(parts, 0))
+			if len(parts) == 1 {
+				shifted = append(shifted, parts[0])
+			} else {
+				shifted = append(shifted, graph.Concatenate(parts, 0))
+			}
 		}
+	}
+	if len(shifted) == 1 {
+		return shifted[0]
 	}
 	return graph.Concatenate(shifted, 1)
 }
@@ -183,7 +230,7 @@ func (p *convPlan) wideOutputRows(g *graph.Graph) *graph.Node {
 	for n := 0; n < p.win.n; n++ {
 		for ho := 0; ho < p.win.ho; ho++ {
 			for wo := 0; wo < p.win.wo; wo++ {
-				idx = append(idx, int32(n*p.l+ho*p.wp+wo+p.a))
+				idx = append(idx, int32(n*p.l+ho*p.wq+wo+p.a))
 			}
 		}
 	}
