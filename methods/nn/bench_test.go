@@ -144,3 +144,13 @@ func BenchmarkMaxPoolStem(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConv2DStem is ResNet's stem convolution (7x7, stride 2, padding 3, 3->64) on 4 images of
+// 224x224, forward.
+func BenchmarkConv2DStem(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, k := randTensor32(rng, 4, 224, 224, 3), randTensor32(rng, 7, 7, 3, 64)
+	benchGraph(b, 2.0*4*112*112*64*49*3, func(in []*graph.Node) []*graph.Node {
+		return []*graph.Node{Conv2D(in[0], in[1], ConvConfig{Stride: 2, Padding: 3})}
+	}, x, k)
+}
