@@ -79,7 +79,7 @@ func TestPNI(t *testing.T) {
 		t.Errorf("pixel AUROC %.3f, want >= 0.8", r.PixelAUROC)
 	}
 
-	// Prior surprise is finite and non-negative, and larger on average inside defects than outside.
+	// Prior surprise is finite and non-negative at every patch.
 	test, err := p.Features(ctx, ds.Test)
 	if err != nil {
 		t.Fatal(err)
