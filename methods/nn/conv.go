@@ -2,7 +2,6 @@ package nn
 
 import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -79,7 +78,7 @@ type convPlan struct {
 	taps, rows                int // kernel taps; output pixels N*Ho*Wo
 	direct                    bool
 	wide                      bool
-	hq, wq, l, a, wideRows    int // wide rows form: phase-image size, its pixels, max offset, rows
+	wl                        wideLayout // for the wide rows form
 }
 
 func newConvPlan(x, kernel *graph.Node, cfg ConvConfig) *convPlan {
@@ -104,16 +103,8 @@ func newConvPlan(x, kernel *graph.Node, cfg ConvConfig) *convPlan {
 	p.rows = p.win.n * p.win.ho * p.win.wo
 	p.direct = p.taps == 1 && !p.win.needsPadding() && cfg.Stride == 1
 	if !p.direct && p.groups == 1 {
-		// Phase images (stride s): tap offset kh*d splits into phase (kh*d)%s and shift (kh*d)/s.
-		st, d, pad := cfg.Stride, cfg.Dilation, cfg.Padding
-		maxQh, maxQw := (kd[0]-1)*d/st, (kd[1]-1)*d/st
-		p.hq = max((xd[1]+2*pad+st-1)/st, p.win.ho+maxQh)
-		p.wq = max((xd[2]+2*pad+st-1)/st, p.win.wo+maxQw)
-		p.l = p.hq * p.wq
-		p.a = maxQh*p.wq + maxQw
-		p.wideRows = p.win.n*p.l + p.a
-		waste := float64(p.wideRows)/float64(p.rows) - 1
-		p.wide = waste < wideRowsGain/float64(p.cout)
+		p.wl = newWideLayout(p.win)
+		p.wide = p.wl.waste() < wideRowsGain/float64(p.cout)
 	}
 	return p
 }
@@ -123,9 +114,9 @@ func (p *convPlan) forward(x, kernel *graph.Node) (y, patches *graph.Node) {
 	win := p.win
 	switch {
 	case p.wide:
-		patches = p.widePatches(x) // [wideRows, taps*cin]
+		patches = graph.Concatenate(p.wl.taps(x, 0), 1) // [wide rows, taps*cin]
 		y = graph.DotGeneral(patches, []int{1}, nil, graph.Reshape(kernel, p.taps*p.cin, p.cout), []int{0}, nil)
-		y = graph.Gather(y, p.wideOutputRows(x.Graph())) // [rows, cout]
+		y = graph.Gather(y, p.wl.outputRows(x.Graph())) // [rows, cout]
 	case p.groups == 1:
 		if p.direct {
 			patches = graph.Reshape(x, p.rows, p.cin)
@@ -146,97 +137,6 @@ func (p *convPlan) forward(x, kernel *graph.Node) (y, patches *graph.Node) {
 	return graph.Reshape(y, win.n, win.ho, win.wo, p.cout), patches
 }
 
-// widePatches builds the patch matrix [N*L + A, taps*Cin] from block copies, without gathering.
-//
-// The zero-padded image is split into Stride² phase images (pixels (i*s+a, j*s+b) for phase (a, b);
-// one strided Slice each, only for phases some tap reads; for stride 1 the padded image itself),
-// each of Hq x Wq pixels (L = Hq*Wq per image). Tap (kh, kw) reads phase ((kh*d)%s, (kw*d)%s) shifted by
-// ((kh*d)/s, (kw*d)/s): on the phase image flattened to rows that is a row offset, realised by
-// prepending A - offset zero rows. Output (n, ho, wo) sits at row n*L + ho*Wq + wo + A; the other rows
-// (padding columns, image seams) are computed and discarded, and never read across images for
-// valid outputs.
-func (p *convPlan) widePatches(x *graph.Node) *graph.Node {
-	g, dt := x.Graph(), x.DType()
-	n, h, w, c := p.xd[0], p.xd[1], p.xd[2], p.cin
-	st, d, pad := p.cfg.Stride, p.cfg.Dilation, p.cfg.Padding
-	zeros := func(dims ...int) *graph.Node { return graph.Zeros(g, shapes.Make(dt, dims...)) }
-	// Pad to [N, s*Hq, s*Wq, C]: Padding on top/left, the rest (>= Padding) on bottom/right.
-	hp, wp := st*p.hq, st*p.wq
-	padded := x
-	if left, right := pad, wp-w-pad; left > 0 || right > 0 {
-		parts := []*graph.Node{}
-		if left > 0 {
-			parts = append(parts, zeros(n, h, left, c))
-		}
-		parts = append(parts, x)
-		if right > 0 {
-			parts = append(parts, zeros(n, h, right, c))
-		}
-		padded = graph.Concatenate(parts, 2)
-	}
-	if top, bottom := pad, hp-h-pad; top > 0 || bottom > 0 {
-		parts := []*graph.Node{}
-		if top > 0 {
-			parts = append(parts, zeros(n, top, wp, c))
-		}
-		parts = append(parts, padded)
-		if bottom > 0 {
-			parts = append(parts, zeros(n, bottom, wp, c))
-		}
-		padded = graph.Concatenate(parts, 1)
-	}
-	phases := map[[2]int]*graph.Node{}
-	phase := func(a, b int) *graph.Node {
-		if ph, ok := phases[[2]int{a, b}]; ok {
-			return ph
-		}
-		ph := padded
-		if st > 1 {
-			ph = graph.Slice(padded, graph.AxisRange(), graph.AxisRange(a, hp).Stride(st),
-				graph.AxisRange(b, wp).Stride(st), graph.AxisRange())
-		}
-		ph = graph.Reshape(ph, n*p.l, c)
-		phases[[2]int{a, b}] = ph
-		return ph
-	}
-	shifted := make([]*graph.Node, 0, p.taps)
-	for kh := 0; kh < p.kd[0]; kh++ {
-		for kw := 0; kw < p.kd[1]; kw++ {
-			off := (kh*d/st)*p.wq + kw*d/st
-			parts := make([]*graph.Node, 0, 3)
-			if p.a-off > 0 {
-				parts = append(parts, zeros(p.a-off, c))
-			}
-			parts = append(parts, phase(kh*d%st, kw*d%st))
-			if off > 0 {
-				parts = append(parts, zeros(off, c))
-			}
-			if len(parts) == 1 {
-				shifted = append(shifted, parts[0])
-			} else {
-				shifted = append(shifted, graph.Concatenate(parts, 0))
-			}
-		}
-	}
-	if len(shifted) == 1 {
-		return shifted[0]
-	}
-	return graph.Concatenate(shifted, 1)
-}
-
-// wideOutputRows are the rows of the wide product holding the real outputs, [rows, 1] in NHW order.
-func (p *convPlan) wideOutputRows(g *graph.Graph) *graph.Node {
-	idx := make([]int32, 0, p.rows)
-	for n := 0; n < p.win.n; n++ {
-		for ho := 0; ho < p.win.ho; ho++ {
-			for wo := 0; wo < p.win.wo; wo++ {
-				idx = append(idx, int32(n*p.l+ho*p.wq+wo+p.a))
-			}
-		}
-	}
-	return graph.Const(g, tensors.FromFlatDataAndDimensions(idx, p.rows, 1))
-}
-
 func (p *convPlan) groupPatches(patches *graph.Node) *graph.Node { // [rows, taps, cin] -> [groups, rows, taps*cg]
 	pt := graph.TransposeAllDims(graph.Reshape(patches, p.rows, p.taps, p.groups, p.cg), 2, 0, 1, 3)
 	return graph.Reshape(pt, p.groups, p.rows, p.taps*p.cg)
@@ -253,10 +153,7 @@ func (p *convPlan) kernelGradient(patches, v *graph.Node) *graph.Node {
 	var dk *graph.Node
 	switch {
 	case p.wide:
-		// Spread v onto the wide rows (zero on discarded rows).
-		vw := graph.ScatterSum(graph.Zeros(v.Graph(), shapes.Make(v.DType(), p.wideRows, p.cout)),
-			p.wideOutputRows(v.Graph()), v2, true, true)
-		dk = graph.DotGeneral(patches, []int{0}, nil, vw, []int{0}, nil)
+		dk = graph.DotGeneral(patches, []int{0}, nil, p.wl.spread(v2), []int{0}, nil) // garbage rows get zero
 	case p.groups == 1:
 		dk = graph.DotGeneral(patches, []int{0}, nil, v2, []int{0}, nil)
 	default:

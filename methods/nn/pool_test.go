@@ -18,6 +18,8 @@ var poolCases = []struct{ n, h, w, c, window, stride, padding int }{
 	{2, 5, 6, 1, 3, 1, 1},
 	{1, 8, 8, 2, 4, 3, 2},
 	{1, 6, 6, 3, 3, 3, 0},
+	{2, 9, 8, 2, 3, 2, 0},
+	{1, 10, 11, 2, 5, 3, 2},
 }
 
 // refPool2D is a direct loop implementation of torch's max_pool2d / avg_pool2d (count_include_pad).
@@ -61,6 +63,18 @@ func refPool2D(x []float64, n, h, w, c, k, s, p int, isMax bool) []float64 {
 }
 
 func TestPool2D(t *testing.T) {
+	saved := poolWideMaxWaste
+	defer func() { poolWideMaxWaste = saved }()
+	for _, mode := range []struct {
+		name  string
+		waste float64
+	}{{"wide", 1e9}, {"gather", -1}} {
+		poolWideMaxWaste = mode.waste
+		t.Run(mode.name, testPool2D)
+	}
+}
+
+func testPool2D(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range poolCases {
 		for _, isMax := range []bool{true, false} {
