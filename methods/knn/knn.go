@@ -235,9 +235,10 @@ func (t *topK) merge(o *topK) {
 	}
 }
 
-// dot4x2 returns the 8 dot products of four query rows with two bank rows. Eight independent
-// accumulators keep the FPU busy while six loads per step stay in registers.
-func dot4x2(q0, q1, q2, q3, b0, b1 []float32) (s00, s01, s10, s11, s20, s21, s30, s31 float32) {
+// dot4x2Go returns the 8 dot products of four query rows with two bank rows in plain Go. Eight
+// independent accumulators keep the FPU busy while six loads per step stay in registers. On amd64
+// with AVX2 and FMA, dot4x2 runs an assembly version of the same kernel instead.
+func dot4x2Go(q0, q1, q2, q3, b0, b1 []float32) (s00, s01, s10, s11, s20, s21, s30, s31 float32) {
 	n := len(q0)
 	q1, q2, q3, b0, b1 = q1[:n], q2[:n], q3[:n], b0[:n], b1[:n]
 	for i := 0; i < n; i++ {

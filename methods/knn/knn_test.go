@@ -236,3 +236,19 @@ func TestSquaredDistancesMatchesBruteForce(t *testing.T) {
 		}
 	}
 }
+
+func TestDot4x2KernelsAgree(t *testing.T) {
+	for _, n := range []int{1, 7, 8, 9, 16, 33, 1024, 1031} {
+		rows := randRows(6, n, uint64(n))
+		r := func(i int) []float32 { return rows[i*n : (i+1)*n] }
+		a := [8]float32{}
+		a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7] = dot4x2(r(0), r(1), r(2), r(3), r(4), r(5))
+		b := [8]float32{}
+		b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7] = dot4x2Go(r(0), r(1), r(2), r(3), r(4), r(5))
+		for i := range a {
+			if math.Abs(float64(a[i]-b[i])) > 1e-4*(1+math.Sqrt(float64(n))) {
+				t.Fatalf("n=%d: kernel output %d = %v, plain Go %v", n, i, a[i], b[i])
+			}
+		}
+	}
+}
