@@ -3,6 +3,7 @@ package nn
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -153,4 +154,48 @@ func BenchmarkConv2DStem(b *testing.B) {
 	benchGraph(b, 2.0*4*112*112*64*49*3, func(in []*graph.Node) []*graph.Node {
 		return []*graph.Node{Conv2D(in[0], in[1], ConvConfig{Stride: 2, Padding: 3})}
 	}, x, k)
+}
+
+// BenchmarkConv2DVsMatMul alternates the forward convolution and the same-FLOPs MatMul call by call,
+// so both see the same machine load, and reports their GFLOP/s and the ratio (the target:
+// forward convolution at >= 80% of the backend's MatMul speed).
+func BenchmarkConv2DVsMatMul(b *testing.B) {
+	x, k := convBenchInputs()
+	rng := rand.New(rand.NewPCG(1, 1))
+	lhs := randTensor32(rng, benchN*benchH*benchW, benchK*benchK*benchC)
+	rhs := randTensor32(rng, benchK*benchK*benchC, benchC)
+	conv, err := graph.NewExec(backend(b), func(x, k *graph.Node) *graph.Node {
+		return Conv2D(x, k, ConvConfig{Padding: 1})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mm, err := graph.NewExec(backend(b), graph.MatMul)
+	if err != nil {
+		b.Fatal(err)
+	}
+	call := func(e *graph.Exec, args ...any) time.Duration {
+		start := time.Now()
+		out, err := e.Exec(args...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, o := range out {
+			o.FinalizeAll()
+		}
+		return time.Since(start)
+	}
+	call(conv, x, k) // compile and warm up
+	call(mm, lhs, rhs)
+	var tConv, tMM time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		tConv += call(conv, x, k)
+		tMM += call(mm, lhs, rhs)
+	}
+	convRate := benchConvFLOPs * float64(b.N) / tConv.Seconds() / 1e9
+	mmRate := benchConvFLOPs * float64(b.N) / tMM.Seconds() / 1e9
+	b.ReportMetric(convRate, "conv_GFLOP/s")
+	b.ReportMetric(mmRate, "matmul_GFLOP/s")
+	b.ReportMetric(100*convRate/mmRate, "conv_%_of_matmul")
 }
