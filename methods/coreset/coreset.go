@@ -177,23 +177,27 @@ func (g *greedy) update(c int) int {
 }
 
 func (g *greedy) updateRange(center []float32, lo, hi int) int {
-	d := g.dim
 	minD := g.minD[lo:hi]
+	updateMin(g.z[lo*g.dim:hi*g.dim], center, minD, g.dim)
 	best, bestD := lo, float32(-2)
-	for i := range minD {
-		m := minD[i]
-		if m >= 0 {
-			dist := sqDist(g.z[(lo+i)*d:(lo+i+1)*d], center)
-			if dist < m {
-				m = dist
-				minD[i] = m
-			}
-		}
+	for i, m := range minD {
 		if m > bestD {
 			best, bestD = lo+i, m
 		}
 	}
 	return best
+}
+
+// updateMinGo is updateMin in plain Go.
+func updateMinGo(z, center, minD []float32, dim int) {
+	for i, m := range minD {
+		if m < 0 {
+			continue
+		}
+		if d := sqDist(z[i*dim:(i+1)*dim], center); d < m {
+			minD[i] = d
+		}
+	}
 }
 
 // initFromStarts sets each point's initial distance to the mean of its Euclidean distances to the

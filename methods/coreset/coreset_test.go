@@ -207,3 +207,26 @@ func BenchmarkProject(b *testing.B) {
 		Project(x, dim, 128, false, 1, 0)
 	}
 }
+
+func TestUpdateMinKernelsAgree(t *testing.T) {
+	for _, dim := range []int{16, 128, 33} {
+		z := clusters(50, dim, 9)
+		center := z[7*dim : 8*dim]
+		a := make([]float32, 50)
+		for i := range a {
+			a[i] = float32(i * 40)
+		}
+		a[3] = -1
+		b := slices.Clone(a)
+		updateMin(z, center, a, dim)
+		updateMinGo(z, center, b, dim)
+		for i := range a {
+			if math.Abs(float64(a[i]-b[i])) > 1e-3*(1+math.Abs(float64(b[i]))) {
+				t.Fatalf("dim %d row %d: kernel %v, plain Go %v", dim, i, a[i], b[i])
+			}
+		}
+		if a[3] != -1 || a[7] != 0 {
+			t.Fatalf("dim %d: selected row changed (%v) or centre not at 0 (%v)", dim, a[3], a[7])
+		}
+	}
+}
