@@ -60,6 +60,7 @@ func runExec(ctx context.Context, args []string) error {
 	timeout := fs.Duration("cell-timeout", 30*time.Minute, "maximum time for one cell")
 	quick := fs.Bool("quick", false, "quick mode: CPU presets and small sizes (sets "+jupyter.QuickEnv+"=1)")
 	noSetup := fs.Bool("no-setup", false, "do not run setup first")
+	verbose := fs.Bool("v", false, "echo what cells print as they run")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./kernel exec [flags] [notebook.ipynb ...]\n\nWithout notebooks, runs every notebooks/*.ipynb in name order.\n\n")
 		fs.PrintDefaults()
@@ -96,7 +97,11 @@ func runExec(ctx context.Context, args []string) error {
 	fmt.Printf("exec: %d notebook(s), %s mode, cell timeout %s, output in %s\n", len(paths), mode, *timeout, *out)
 	var failed []string
 	for _, p := range paths {
-		r, err := jupyter.Execute(ctx, p, jupyter.ExecOptions{OutDir: *out, CellTimeout: *timeout, Quick: *quick, Log: os.Stdout})
+		opts := jupyter.ExecOptions{OutDir: *out, CellTimeout: *timeout, Quick: *quick, Log: os.Stdout}
+		if *verbose {
+			opts.Echo = os.Stdout
+		}
+		r, err := jupyter.Execute(ctx, p, opts)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -35,8 +35,11 @@ type ExecOptions struct {
 	// Kernel is the kernel spec name; default KernelName. Notebooks' own kernelspec metadata is ignored
 	// so that every notebook runs on the project's kernel.
 	Kernel string
-	// Log receives one line per executed cell, with its time; may be nil.
+	// Log receives one line per executed cell, with its time, and progress-bar lines from long cells
+	// (at most one per bar every 10 s); may be nil.
 	Log io.Writer
+	// Echo, when not nil, receives what cells print (stdout and stderr) as they run.
+	Echo io.Writer
 }
 
 // CellRun is one executed code cell.
@@ -95,6 +98,8 @@ type runnerEvent struct {
 	Seconds float64 `json:"seconds"`
 	Status  string  `json:"status"`
 	Message string  `json:"message"`
+	Name    string  `json:"name"` // stream: stdout or stderr
+	Text    string  `json:"text"` // stream text or progress-bar text
 }
 
 // Execute runs the notebook at path headlessly on the project's kernel, stopping at the first failing
@@ -157,6 +162,7 @@ func Execute(ctx context.Context, path string, opt ExecOptions) (*Result, error)
 		return nil, fmt.Errorf("%s: starting %s: %w", path, Python(), err)
 	}
 	var end *runnerEvent
+	pending := map[string]string{} // stream text after the last newline, by stream name
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
@@ -166,12 +172,32 @@ func Execute(ctx context.Context, path string, opt ExecOptions) (*Result, error)
 		}
 		switch ev.Event {
 		case "cell":
+			for name, rest := range pending { // a last line without newline
+				if rest != "" && opt.Echo != nil {
+					fmt.Fprintf(opt.Echo, "    │ %s\n", rest)
+				}
+				delete(pending, name)
+			}
 			run := CellRun{Cell: ev.Cell + 1, Duration: time.Duration(ev.Seconds * float64(time.Second)), Status: ev.Status}
 			if ev.Cell >= 0 && ev.Cell < len(src.Cells) {
 				run.Source = src.Cells[ev.Cell].FirstLine()
 			}
 			r.Cells = append(r.Cells, run)
 			logf(opt.Log, "  %s cell %d/%d %-5s %6.1fs  %s", base, run.Cell, len(src.Cells), run.Status, ev.Seconds, run.Source)
+		case "progress":
+			logf(opt.Log, "  %s cell %d: %s", base, ev.Cell+1, ev.Text)
+		case "stream":
+			if opt.Echo != nil {
+				pending[ev.Name] += ev.Text
+				for {
+					line, rest, ok := strings.Cut(pending[ev.Name], "\n")
+					if !ok {
+						break
+					}
+					fmt.Fprintf(opt.Echo, "    │ %s\n", line)
+					pending[ev.Name] = rest
+				}
+			}
 		case "warning":
 			logf(opt.Log, "  %s: %s", base, ev.Message)
 		case "end":

@@ -8,6 +8,7 @@ writes one JSON object per line on stdout: {"event": "cell", ...} after every co
 """
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -22,6 +23,42 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 def emit(**kw):
     sys.stdout.write(json.dumps(kw) + "\n")
     sys.stdout.flush()
+
+
+TAGS = re.compile(r"<[^>]+>")
+
+
+class EchoingClient(NotebookClient):
+    """Reports cell output as it arrives: stream text, and the text of in-place progress bars (HTML
+    with a <progress> element, drawn by kernel/nb), at most every PROGRESS_EVERY seconds per bar."""
+
+    PROGRESS_EVERY = 10.0
+
+    def process_message(self, msg, cell, cell_index):
+        try:
+            kind, content = msg.get("msg_type"), msg.get("content", {})
+            if kind == "stream":
+                emit(event="stream", cell=cell_index, name=content.get("name", ""), text=content.get("text", ""))
+            elif kind in ("display_data", "update_display_data"):
+                html = content.get("data", {}).get("text/html", "")
+                if isinstance(html, list):
+                    html = "".join(html)
+                if "<progress" in html:
+                    key = content.get("transient", {}).get("display_id", "")
+                    text = " ".join(TAGS.sub(" ", html).split())
+                    now, last = time.time(), self._last.get(key, 0.0)
+                    if text.endswith(" done") or now - last >= self.PROGRESS_EVERY:
+                        self._last[key] = now
+                        emit(event="progress", cell=cell_index, text=text)
+        except Exception:
+            pass  # echoing is best effort; execution must not depend on it
+        return super().process_message(msg, cell, cell_index)
+
+    @property
+    def _last(self):
+        if not hasattr(self, "_last_progress"):
+            self._last_progress = {}
+        return self._last_progress
 
 
 def write_atomic(path, text):
@@ -49,7 +86,7 @@ def main():
         status = (execute_reply or {}).get("content", {}).get("status", "ok")
         emit(event="cell", cell=cell_index, seconds=round(time.time() - state["start"], 3), status=status)
 
-    client = NotebookClient(
+    client = EchoingClient(
         nb,
         timeout=int(timeout),
         kernel_name=kernel,
