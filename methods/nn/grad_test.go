@@ -37,3 +37,19 @@ func TestCustomGradientTwoLosses(t *testing.T) {
 	assertClose(t, "first gradient", out[0], out[1], 1e-12)
 	assertClose(t, "second gradient", out[2], out[3], 1e-12)
 }
+
+func TestBatchNormTrainingGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(34, 35))
+	x, scale, offset := randTensor(rng, 3, 2, 2, 4), randTensor(rng, 4), randTensor(rng, 4)
+	checkGradients(t, "BatchNormTraining", func(in []*graph.Node) *graph.Node {
+		y, _, _ := BatchNormTraining(in[0], in[1], in[2], 1e-5)
+		return y
+	}, []*tensors.Tensor{x, scale, offset}, 12)
+}
+
+func TestLayerNormGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(36, 37))
+	x, scale, offset := randTensor(rng, 3, 2, 5), randTensor(rng, 5), randTensor(rng, 5)
+	checkGradients(t, "layerNorm", func(in []*graph.Node) *graph.Node { return layerNorm(in[0], in[1], in[2], 1e-5) },
+		[]*tensors.Tensor{x, scale, offset}, 12)
+}

@@ -133,15 +133,20 @@ func Dropout(ctx *context.Context, x *graph.Node, rate float64) *graph.Node {
 // Reference: Ba, Kiros and Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
 func LayerNorm(ctx *context.Context, x *graph.Node, eps float64) *graph.Node {
 	g := x.Graph()
+	c := x.Shape().Dimensions[x.Rank()-1]
+	w := ctx.WithInitializer(initializers.One).VariableWithShape(VarWeight, shapes.Make(x.DType(), c))
+	b := ctx.WithInitializer(initializers.Zero).VariableWithShape(VarBias, shapes.Make(x.DType(), c))
+	return layerNorm(x, w.ValueGraph(g), b.ValueGraph(g), eps)
+}
+
+// layerNorm is LayerNorm's arithmetic, with scale and offset [C] given.
+func layerNorm(x, scale, offset *graph.Node, eps float64) *graph.Node {
 	last := x.Rank() - 1
-	c := x.Shape().Dimensions[last]
 	mean := graph.ReduceAndKeep(x, graph.ReduceMean, last)
 	centred := graph.Sub(x, mean)
 	variance := graph.ReduceAndKeep(graph.Mul(centred, centred), graph.ReduceMean, last)
 	normalized := graph.Div(centred, graph.Sqrt(graph.AddScalar(variance, eps)))
-	w := ctx.WithInitializer(initializers.One).VariableWithShape(VarWeight, shapes.Make(x.DType(), c))
-	b := ctx.WithInitializer(initializers.Zero).VariableWithShape(VarBias, shapes.Make(x.DType(), c))
-	return graph.Add(graph.Mul(normalized, expandToLast(w.ValueGraph(g), x.Rank())), expandToLast(b.ValueGraph(g), x.Rank()))
+	return graph.Add(graph.Mul(normalized, expandToLast(scale, x.Rank())), expandToLast(offset, x.Rank()))
 }
 
 // BatchNormBuilder configures a batch-normalisation layer; create it with BatchNorm, finish with Done.
@@ -193,17 +198,8 @@ func (b *BatchNormBuilder) Done() *graph.Node {
 	if b.frozen || !ctx.IsTraining(g) {
 		return BatchNormInference(x, w.ValueGraph(g), bias.ValueGraph(g), runMean.ValueGraph(g), runVar.ValueGraph(g), b.eps)
 	}
-	axes := make([]int, rank-1)
-	count := 1
-	for i := range axes {
-		axes[i] = i
-		count *= x.Shape().Dimensions[i]
-	}
-	mean := graph.ReduceMean(x, axes...)                               // [C]
-	centred := graph.Sub(x, expandToLast(mean, rank))                  // [..., C]
-	variance := graph.ReduceMean(graph.Mul(centred, centred), axes...) // biased, [C]
-	scale := graph.Div(w.ValueGraph(g), graph.Sqrt(graph.AddScalar(variance, b.eps)))
-	y := graph.Add(graph.Mul(centred, expandToLast(scale, rank)), expandToLast(bias.ValueGraph(g), rank))
+	y, mean, variance := BatchNormTraining(x, w.ValueGraph(g), bias.ValueGraph(g), b.eps)
+	count := x.Shape().Size() / c
 
 	// Running statistics (torch: unbiased variance, new = (1-m)*old + m*batch).
 	m := b.momentum
@@ -213,5 +209,100 @@ func (b *BatchNormBuilder) Done() *graph.Node {
 	}
 	runMean.SetValueGraph(graph.Add(graph.MulScalar(runMean.ValueGraph(g), 1-m), graph.MulScalar(graph.StopGradient(mean), m)))
 	runVar.SetValueGraph(graph.Add(graph.MulScalar(runVar.ValueGraph(g), 1-m), graph.MulScalar(unbiased, m)))
+	return y
+}
+
+// BatchNormTraining normalises x [..., C] per channel with the batch's own statistics (mean and biased
+// variance over every axis but the last), then scales and shifts: torch's BatchNorm2d in training mode,
+// without the running-statistics update (see BatchNorm for the layer). It returns the output and the
+// batch mean and variance [C]; gradients flow through the statistics, as in the paper.
+//
+// Reference: Ioffe and Szegedy, ICML 2015, Algorithm 1.
+func BatchNormTraining(x, scale, offset *graph.Node, eps float64) (y, mean, variance *graph.Node) {
+	rank := x.Rank()
+	if rank < 2 {
+		panicf("nn.BatchNormTraining: want x [N, ..., C], got %s", x.Shape())
+	}
+	axes := make([]int, rank-1)
+	for i := range axes {
+		axes[i] = i
+	}
+	mean = graph.ReduceMean(x, axes...)                               // [C]
+	centred := graph.Sub(x, expandToLast(mean, rank))                 // [..., C]
+	variance = graph.ReduceMean(graph.Mul(centred, centred), axes...) // biased, [C]
+	a := graph.Div(scale, graph.Sqrt(graph.AddScalar(variance, eps))) // Rsqrt has no gradient in GoMLX
+	y = graph.Add(graph.Mul(centred, expandToLast(a, rank)), expandToLast(offset, rank))
+	return y, mean, variance
+}
+
+// ConvTransposeBuilder configures a transposed-convolution layer; create it with ConvTranspose.
+type ConvTransposeBuilder struct {
+	ctx              *context.Context
+	x                *graph.Node
+	channels, kernel int
+	cfg              ConvTransposeConfig
+	bias             bool
+}
+
+// ConvTranspose starts a transposed 2D convolution layer (learned upsampling) over x [N,H,W,Cin], torch's
+// nn.ConvTranspose2d: variables "weight" [K,K,Cin,Channels/Groups] (torch's weight permuted (2,3,0,1))
+// and "bias" [Channels] in ctx's current scope, initialised as torch's (uniform in ±1/sqrt(fan_in),
+// fan_in = Channels/Groups*K*K). Defaults: Kernel 2, Stride 1, Padding 0, OutputPadding 0, Dilation 1,
+// Groups 1, with bias; Channels must be set.
+//
+// Example (2x upsampling): nn.ConvTranspose(ctx.In("up1"), x).Channels(64).Kernel(2).Stride(2).Done()
+//
+// See also ConvTranspose2D, the functional op it calls.
+func ConvTranspose(ctx *context.Context, x *graph.Node) *ConvTransposeBuilder {
+	return &ConvTransposeBuilder{ctx: ctx, x: x, kernel: 2, bias: true}
+}
+
+// Channels sets the number of output channels (required).
+func (b *ConvTransposeBuilder) Channels(n int) *ConvTransposeBuilder { b.channels = n; return b }
+
+// Kernel sets the (square) kernel size; default 2.
+func (b *ConvTransposeBuilder) Kernel(k int) *ConvTransposeBuilder { b.kernel = k; return b }
+
+// Stride sets the upsampling stride; default 1.
+func (b *ConvTransposeBuilder) Stride(s int) *ConvTransposeBuilder { b.cfg.Stride = s; return b }
+
+// Padding sets torch's padding (cropped from each side of the output); default 0.
+func (b *ConvTransposeBuilder) Padding(p int) *ConvTransposeBuilder { b.cfg.Padding = p; return b }
+
+// OutputPadding sets torch's output_padding (added at the bottom/right); default 0.
+func (b *ConvTransposeBuilder) OutputPadding(p int) *ConvTransposeBuilder {
+	b.cfg.OutputPadding = p
+	return b
+}
+
+// Dilation sets the kernel dilation; default 1.
+func (b *ConvTransposeBuilder) Dilation(d int) *ConvTransposeBuilder { b.cfg.Dilation = d; return b }
+
+// Groups sets the number of channel groups; default 1.
+func (b *ConvTransposeBuilder) Groups(g int) *ConvTransposeBuilder { b.cfg.Groups = g; return b }
+
+// Bias sets whether to add a learned bias; default true.
+func (b *ConvTransposeBuilder) Bias(use bool) *ConvTransposeBuilder { b.bias = use; return b }
+
+// Done creates (or reuses) the variables and returns the upsampled [N,Ho,Wo,Channels].
+func (b *ConvTransposeBuilder) Done() *graph.Node {
+	x := b.x
+	if x.Rank() != 4 {
+		panicf("nn.ConvTranspose: want x [N,H,W,C], got %s", x.Shape())
+	}
+	groups := max(b.cfg.Groups, 1)
+	cin := x.Shape().Dimensions[3]
+	if b.channels < 1 || b.kernel < 1 || cin%groups != 0 || b.channels%groups != 0 {
+		panicf("nn.ConvTranspose: invalid Channels=%d Kernel=%d Groups=%d for input channels %d",
+			b.channels, b.kernel, groups, cin)
+	}
+	g := x.Graph()
+	bound := 1 / math.Sqrt(float64(b.channels/groups*b.kernel*b.kernel))
+	w := uniformVar(b.ctx, VarWeight, shapes.Make(x.DType(), b.kernel, b.kernel, cin, b.channels/groups), bound)
+	y := ConvTranspose2D(x, w.ValueGraph(g), b.cfg)
+	if b.bias {
+		bias := uniformVar(b.ctx, VarBias, shapes.Make(x.DType(), b.channels), bound)
+		y = graph.Add(y, expandToLast(bias.ValueGraph(g), 4))
+	}
 	return y
 }

@@ -194,3 +194,26 @@ func TestConvBuilderVariables(t *testing.T) {
 		}
 	}
 }
+
+func TestConvTransposeBuilder(t *testing.T) {
+	ctx := context.New()
+	x := tensors.FromFlatDataAndDimensions(make([]float32, 2*3*4*6), 2, 3, 4, 6)
+	exec, err := context.NewExec(backend(t), ctx, func(ctx *context.Context, x *graph.Node) *graph.Node {
+		return ConvTranspose(ctx.In("up"), graph.OnePlus(x)).Channels(4).Kernel(3).Stride(2).Padding(1).
+			OutputPadding(1).Groups(2).Done()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Exec(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out[0].Shape().Dimensions; got[0] != 2 || got[1] != 6 || got[2] != 8 || got[3] != 4 {
+		t.Errorf("output shape %v, want [2 6 8 4] (torch: (H-1)*2 - 2 + 3 + 1)", got)
+	}
+	w := ctx.InspectVariable("/up", VarWeight)
+	if w == nil || w.Shape().String() != "(Float32)[3 3 6 2]" {
+		t.Fatalf("weight variable %v, want shape [3 3 6 2]", w)
+	}
+}
