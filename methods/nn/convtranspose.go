@@ -62,6 +62,14 @@ func ConvTranspose2D(x, kernel *graph.Node, cfg ConvTransposeConfig) *graph.Node
 	}
 	rows, taps := n*h*w, kh*kw
 
+	// Kernel == stride without padding: output windows tile the image, so the scatter is a
+	// depth-to-space rearrangement (reshape and transpose, differentiable everywhere).
+	if groups == 1 && kh == s && kw == s && p == 0 && op == 0 && d == 1 {
+		k := graph.Reshape(graph.TransposeAllDims(kernel, 2, 0, 1, 3), cin, taps*cout)
+		y := graph.Reshape(MatMul(graph.Reshape(x, rows, cin), k), n, h, w, kh, kw, cout)
+		return graph.Reshape(graph.TransposeAllDims(y, 0, 1, 3, 2, 4, 5), n, ho, wo, cout)
+	}
+
 	// cols[(pixel, tap), cout]: every input pixel times every kernel tap.
 	var cols *graph.Node
 	if groups == 1 {
