@@ -91,11 +91,13 @@ type Config struct {
 	Sigma float64 `json:"sigma"`
 }
 
-// Paper follows the paper where two cores allow it: Wide-ResNet-50-2 (the paper: Wide-ResNet-101-2),
-// 224 px, D = 1024, 1% embedding coreset, K = 2048 centroids, 9x9 neighbourhood, full-width neighbours.
+// Paper follows the paper where a CPU allows it: Wide-ResNet-50-2 (the paper: Wide-ResNet-101-2),
+// 224 px, D = 1024, 1% embedding coreset, K = 2048 centroids, 9x9 neighbourhood. The 80 neighbours are
+// pooled to 64 dimensions each before the MLP (full width, NeighbourDim -1, would give the MLP 81,920
+// inputs and 168M weights in its first layer).
 func Paper() Config {
 	return Config{Backbone: "wide_resnet50_2", InputSize: 224, Features: features.Config{Dim: 1024},
-		CoresetRatio: 0.01, Centroids: 2048, PositionRadius: 4, NeighbourRadius: 4, NeighbourDim: -1,
+		CoresetRatio: 0.01, Centroids: 2048, PositionRadius: 4, NeighbourRadius: 4, NeighbourDim: 64,
 		Hidden: 2048, HiddenLayers: 2, Epochs: 15, BatchSize: 512, LearningRate: 1e-3, Tau: 1, Sigma: 4}
 }
 
