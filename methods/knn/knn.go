@@ -3,9 +3,10 @@
 //
 // Distances are Euclidean and computed as ||q||^2 - 2 q.b + ||b||^2, so the work is one matrix product
 // per bank chunk; only a running top-k per query is kept, never the full query x bank matrix. Two engines:
-// plain Go (a register-blocked dot-product kernel on all cores, the fastest choice on GoMLX's pure-Go
-// backend, whose MatMul it matches) and a GoMLX graph (SquaredDistances, Nearest), which runs on XLA
-// when a plugin is present. Index picks one; see Engine.
+// Index, in plain Go on all cores (a register-blocked dot-product kernel, in AVX2/FMA assembly on amd64
+// CPUs that have it, else plain Go; faster than GoMLX's pure-Go MatMul), and GoMLX graph builders
+// (SquaredDistances, Nearest) for graph code, which run on XLA when a plugin is present. Index does not
+// switch to the graph on XLA by itself: build the graph (or use scores.Graph) for that.
 package knn
 
 import (
