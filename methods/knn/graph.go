@@ -24,8 +24,9 @@ func SquaredDistances(q, b *Node) *Node {
 // Nearest builds the k nearest bank rows of each query in a GoMLX graph: q [nq, d], bank [m, d].
 // It returns Euclidean distances [nq, k] (ascending) and their bank indices [nq, k] (int32).
 //
-// The bank is processed in chunks of chunk rows (0: one chunk), unrolled in the graph, so the largest
-// intermediate is [nq, chunk]; a running top-k is merged across chunks. Top-k is found by k rounds of
+// The bank is processed in chunks of chunk rows (0: one chunk), unrolled in the graph and chained so
+// they run one after the other, so the largest intermediate is [nq, chunk]; a running top-k is merged
+// across chunks. Top-k is found by k rounds of
 // min-and-mask, since GoMLX's pure-Go backend has no Sort or TopK: cheap for the small k anomaly
 // detection uses (1 to 9).
 func Nearest(q, bank *Node, k, chunk int) (dist, idx *Node) {
@@ -43,7 +44,14 @@ func Nearest(q, bank *Node, k, chunk int) (dist, idx *Node) {
 		if lo != 0 || hi != m {
 			part = Slice(bank, AxisRange(lo, hi))
 		}
-		d2 := SquaredDistances(q, part)
+		qc := q
+		if runD != nil {
+			// Chain the chunks (q + 0*min(running distances)) so their matrix products run one after
+			// the other: GoMLX's pure-Go backend (v0.26.0) can deadlock when several large products run
+			// at once, each waiting for a worker of a pool they already fill.
+			qc = Add(q, Mul(ReduceAllMin(runD), ScalarZero(q.Graph(), q.DType())))
+		}
+		d2 := SquaredDistances(qc, part)
 		ids := Iota(q.Graph(), shapes.Make(dtypes.Int32, d2.Shape().Dimensions...), 1)
 		if lo != 0 {
 			ids = Add(ids, Const(q.Graph(), int32(lo)))

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -249,6 +250,45 @@ func TestDot4x2KernelsAgree(t *testing.T) {
 			if math.Abs(float64(a[i]-b[i])) > 1e-4*(1+math.Sqrt(float64(n))) {
 				t.Fatalf("n=%d: kernel output %d = %v, plain Go %v", n, i, a[i], b[i])
 			}
+		}
+	}
+}
+
+// TestGraphNearestManyLargeChunks guards against a GoMLX pure-Go backend deadlock (v0.26.0): several
+// independent large matrix products in one graph each wait for a worker of a pool they already fill.
+// Nearest chains its chunks so only one product runs at a time.
+func TestGraphNearestManyLargeChunks(t *testing.T) {
+	const nq, nb, d, chunk = 256, 4096, 128, 512
+	q, b := randRows(nq, d, 8), randRows(nb, d, 9)
+	exec, err := graph.NewExec(compute.MustBackend(), func(qn, bn *graph.Node) *graph.Node {
+		dist, _ := Nearest(qn, bn, 1, chunk)
+		return dist
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	var got []float32
+	go func() {
+		out, err := exec.Exec(tensors.FromFlatDataAndDimensions(q, nq, d), tensors.FromFlatDataAndDimensions(b, nb, d))
+		if err == nil {
+			got = tensors.MustCopyFlatData[float32](out[0])
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("graph search of 8 chunks did not finish in 60 s (backend deadlock?)")
+	}
+	ix, _ := NewIndex(b, d)
+	want, _ := ix.Search(context.Background(), q, 1)
+	for i := range got {
+		if math.Abs(float64(got[i]-want.Dist[i])) > 1e-3*(1+float64(want.Dist[i])) {
+			t.Fatalf("query %d: graph %v, Go %v", i, got[i], want.Dist[i])
 		}
 	}
 }
