@@ -22,7 +22,7 @@ func cellTimeout(t *testing.T) time.Duration {
 		}
 		return d
 	}
-	return 15 * time.Minute
+	return 10 * time.Minute
 }
 
 func inCI() bool {
