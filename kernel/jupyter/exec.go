@@ -130,8 +130,8 @@ func Execute(ctx context.Context, path string, opt ExecOptions) (*Result, error)
 		HTML:     filepath.Join(opt.OutDir, base+".html"),
 		Promised: src.Metadata.Gonomaly.Displays,
 	}
-	script := filepath.Join(opt.OutDir, ".runner.py")
-	if err := os.WriteFile(script, []byte(runnerPy), 0o644); err != nil {
+	script, err := writeRunner()
+	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(script)
@@ -239,6 +239,20 @@ func Execute(ctx context.Context, path string, opt ExecOptions) (*Result, error)
 		r.MissingDisplays = MissingDisplays(r.Promised, r.Displays)
 	}
 	return r, r.Err()
+}
+
+// writeRunner writes runner.py to a fresh temporary file (concurrent runs must not share one).
+func writeRunner() (string, error) {
+	f, err := os.CreateTemp("", "gonomaly-runner-*.py")
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(runnerPy); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), f.Close()
 }
 
 func hasFailureAt(fs []Failure, cell int) bool {
