@@ -87,6 +87,22 @@ func Decide(env string, envSet bool, plugins []string) (config string, fallback 
 	return simplego.BackendName, true
 }
 
+// withSequentialOps adds "ops_sequential" to a pure-Go configuration that does not choose an op
+// scheduling itself. GoMLX v0.26's pure-Go backend runs independent graph nodes as tasks of its worker
+// pool, and a matrix product inside such a task waits for a worker of the same pool: with enough
+// parallel products every worker waits and execution deadlocks (seen here in training graphs). Running
+// ops one after another keeps each product's own two-core parallelism, which is where the time goes.
+func withSequentialOps(config string) string {
+	name, opts, _ := strings.Cut(config, ":")
+	if name != simplego.BackendName || strings.Contains(opts, "ops_") {
+		return config
+	}
+	if opts == "" {
+		return name + ":ops_sequential"
+	}
+	return name + ":" + opts + ",ops_sequential"
+}
+
 func choose() {
 	env, envSet := os.LookupEnv(EnvVar)
 	var plugins []string
@@ -96,10 +112,11 @@ func choose() {
 		plugins = safePlugins()
 	}
 	config, fallback := Decide(env, envSet, plugins)
+	config = withSequentialOps(config)
 	b, err := build(config)
 	if err != nil && !envSet {
 		// An installed plugin that fails to load is not fatal: fall back to pure Go.
-		config, fallback = simplego.BackendName, true
+		config, fallback = withSequentialOps(simplego.BackendName), true
 		b, err = build(config)
 	}
 	if err != nil {

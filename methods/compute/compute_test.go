@@ -28,6 +28,20 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+func TestSequentialOps(t *testing.T) {
+	for in, want := range map[string]string{
+		"go":                "go:ops_sequential",
+		"go:parallelism=2":  "go:parallelism=2,ops_sequential",
+		"go:ops_parallel":   "go:ops_parallel",
+		"xla:cpu":           "xla:cpu",
+		"go:ops_sequential": "go:ops_sequential",
+	} {
+		if got := withSequentialOps(in); got != want {
+			t.Errorf("withSequentialOps(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestBackendRuns(t *testing.T) {
 	b, err := Backend()
 	if err != nil {
