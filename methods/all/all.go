@@ -1,0 +1,11 @@
+// Package all registers every method of the gonomaly catalogue: import it for its side effect
+// (import _ "github.com/gonomaly/gonomaly/methods/all") before calling methods.Catalogue or methods.Load.
+package all
+
+import (
+	// Memory bank family.
+	_ "github.com/gonomaly/gonomaly/methods/patchcore"
+	_ "github.com/gonomaly/gonomaly/methods/pni"
+	// Teacher-student family.
+	_ "github.com/gonomaly/gonomaly/methods/rd"
+)

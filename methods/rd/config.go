@@ -1,0 +1,130 @@
+package rd
+
+import (
+	"fmt"
+
+	"github.com/gonomaly/gonomaly/methods"
+)
+
+// Variant selects Reverse Distillation or RD++.
+type Variant string
+
+const (
+	// RD is Reverse Distillation (Deng and Li, CVPR 2022).
+	RD Variant = "rd"
+	// RDPlusPlus is RD++ (Tien et al., CVPR 2023).
+	RDPlusPlus Variant = "rdpp"
+)
+
+// Config is the full recipe of a Reverse Distillation detector. Every field has a documented default
+// (the Paper preset); CPUConfig shrinks it to run on two cores.
+type Config struct {
+	Variant Variant `json:"variant"`
+	// Backbone is the teacher: "resnet18", "resnet34", "resnet50" or "wide_resnet50_2" (paper).
+	Backbone string `json:"backbone"`
+	// Weights is a .safetensors path or hub id for the teacher ("" = the backbone package's default,
+	// which falls back to a seeded initialisation offline).
+	Weights string `json:"weights,omitempty"`
+	// ImageSize is the square input size (paper: 256).
+	ImageSize int `json:"image_size"`
+	// Epochs and BatchSize (paper: 200 epochs of batch 16).
+	Epochs    int `json:"epochs"`
+	BatchSize int `json:"batch_size"`
+	// LearningRate, Beta1 and Beta2 of Adam for the bottleneck and decoder (paper: 0.005, 0.5, 0.999).
+	LearningRate float64 `json:"learning_rate"`
+	Beta1        float64 `json:"beta1"`
+	Beta2        float64 `json:"beta2"`
+	// BottleneckBlocks is the number of residual blocks of the OCBE's layer4-like stage
+	// (official code: 2 for ResNet-18/34, 3 for ResNet-50 and Wide-ResNet-50-2).
+	BottleneckBlocks int `json:"bottleneck_blocks"`
+	// DecoderBlocks are the residual blocks of the decoder's three stages (the teacher's layer1..3 counts,
+	// in reverse order of use: stage producing layer3's scale first).
+	DecoderBlocks [3]int `json:"decoder_blocks"`
+	// Sigma is the Gaussian smoothing of the anomaly map (paper: 4).
+	Sigma float64 `json:"sigma"`
+	// Seed makes initialisation, shuffling and pseudo-anomalies reproducible.
+	Seed uint64 `json:"seed"`
+
+	// RD++ only: the projection's Adam learning rate (paper: 0.001) and the weight of the projection
+	// loss in the total loss (paper: 0.2).
+	ProjLearningRate float64 `json:"proj_learning_rate,omitempty"`
+	ProjWeight       float64 `json:"proj_weight,omitempty"`
+	// RD++ only: Sinkhorn iterations of the optimal-transport term (see sinkhornDivergence).
+	SinkhornIters int `json:"sinkhorn_iters,omitempty"`
+
+	// CheckpointDir, when set, receives a training checkpoint every CheckpointEvery steps; Fit resumes
+	// from it when it holds a checkpoint of the same configuration.
+	CheckpointDir   string `json:"-"`
+	CheckpointEvery int    `json:"-"`
+}
+
+// PaperConfig is the paper's recipe for the variant.
+func PaperConfig(v Variant) Config {
+	c := Config{
+		Variant: v, Backbone: "wide_resnet50_2", ImageSize: 256, Epochs: 200, BatchSize: 16,
+		LearningRate: 0.005, Beta1: 0.5, Beta2: 0.999, BottleneckBlocks: 3, DecoderBlocks: [3]int{3, 4, 6},
+		Sigma: 4, Seed: 111, CheckpointEvery: 200,
+	}
+	if v == RDPlusPlus {
+		c.ProjLearningRate, c.ProjWeight, c.SinkhornIters = 0.001, 0.2, 40
+	}
+	return c
+}
+
+// CPUConfig fits a 60-image category on two CPU cores in about five minutes on the pure-Go backend.
+// What it gives up against the paper: the teacher (ResNet-18 instead of Wide-ResNet-50-2), the
+// resolution (96 px: a 24x24 finest grid instead of 64x64), depth (one residual block per bottleneck and
+// decoder stage instead of the teacher's 3/4/6) and the schedule (10 epochs of batch 8 instead of 200
+// of batch 16).
+func CPUConfig(v Variant) Config {
+	c := PaperConfig(v)
+	c.Backbone, c.ImageSize, c.Epochs, c.BatchSize = "resnet18", 96, 10, 8
+	c.BottleneckBlocks, c.DecoderBlocks = 1, [3]int{1, 1, 1}
+	if v == RDPlusPlus {
+		c.SinkhornIters = 20
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Variant != RD && c.Variant != RDPlusPlus:
+		return fmt.Errorf("rd: unknown variant %q", c.Variant)
+	case c.ImageSize < 32 || c.ImageSize%32 != 0:
+		return fmt.Errorf("rd: image size %d must be a positive multiple of 32 (the bottleneck works at 1/32)", c.ImageSize)
+	case c.Epochs < 1 || c.BatchSize < 1:
+		return fmt.Errorf("rd: epochs (%d) and batch size (%d) must be positive", c.Epochs, c.BatchSize)
+	case c.LearningRate <= 0:
+		return fmt.Errorf("rd: learning rate must be positive")
+	case c.BottleneckBlocks < 1 || c.DecoderBlocks[0] < 1 || c.DecoderBlocks[1] < 1 || c.DecoderBlocks[2] < 1:
+		return fmt.Errorf("rd: block counts must be positive")
+	case c.Variant == RDPlusPlus && (c.ProjLearningRate <= 0 || c.SinkhornIters < 1):
+		return fmt.Errorf("rd: RD++ needs a positive projection learning rate and Sinkhorn iterations")
+	}
+	if _, ok := blockKinds[c.Backbone]; !ok {
+		return fmt.Errorf("rd: unsupported teacher %q (resnet18, resnet34, resnet50, wide_resnet50_2)", c.Backbone)
+	}
+	return nil
+}
+
+// blockKinds maps a teacher to its residual block type, expansion and bottleneck width factor.
+var blockKinds = map[string]struct {
+	bottleneck bool
+	expansion  int
+	widthMul   int
+}{
+	"resnet18":        {false, 1, 1},
+	"resnet34":        {false, 1, 1},
+	"resnet50":        {true, 4, 1},
+	"wide_resnet50_2": {true, 4, 2},
+}
+
+func presetConfig(v Variant, preset string) (Config, error) {
+	switch preset {
+	case methods.PresetPaper:
+		return PaperConfig(v), nil
+	case methods.PresetCPU:
+		return CPUConfig(v), nil
+	}
+	return Config{}, fmt.Errorf("rd: unknown preset %q", preset)
+}

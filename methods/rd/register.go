@@ -1,0 +1,41 @@
+package rd
+
+import "github.com/gonomaly/gonomaly/methods"
+
+func init() {
+	methods.Register(methods.Entry{
+		Name: string(RD), Display: "Reverse Distillation", Family: methods.TeacherStudent,
+		Paper: methods.Paper{
+			Title:   "Anomaly Detection via Reverse Distillation From One-Class Embedding",
+			Authors: "Hanqiu Deng, Xingyu Li", Venue: "CVPR", Year: 2022,
+			URL: "https://arxiv.org/abs/2201.10703",
+		},
+		Summary: "A student decoder rebuilds a frozen teacher's features from a one-class bottleneck; it fails where the image is anomalous.",
+		Trains:  true, NeedsPretrained: true,
+		Presets: []string{methods.PresetPaper, methods.PresetCPU},
+		New:     func(p string) (methods.Detector, error) { return newPreset(RD, p) },
+		Load:    func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir, string(RD)) },
+	})
+	methods.Register(methods.Entry{
+		Name: string(RDPlusPlus), Display: "RD++", Family: methods.TeacherStudent,
+		Paper: methods.Paper{
+			Title:   "Revisiting Reverse Distillation for Anomaly Detection",
+			Authors: "Tran Dinh Tien, Anh Tuan Nguyen, Nguyen Hoang Tran, Ta Duc Huy, Soan T.M. Duong, Chanh D. Tr. Nguyen, Steven Q. H. Truong",
+			Venue:   "CVPR", Year: 2023,
+			URL: "https://openaccess.thecvf.com/content/CVPR2023/html/Tien_Revisiting_Reverse_Distillation_for_Anomaly_Detection_CVPR_2023_paper.html",
+		},
+		Summary: "Reverse Distillation with a projection trained on pseudo-anomalies to keep only normal information.",
+		Trains:  true, NeedsPretrained: true,
+		Presets: []string{methods.PresetPaper, methods.PresetCPU},
+		New:     func(p string) (methods.Detector, error) { return newPreset(RDPlusPlus, p) },
+		Load:    func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir, string(RDPlusPlus)) },
+	})
+}
+
+func newPreset(v Variant, preset string) (methods.Detector, error) {
+	cfg, err := presetConfig(v, preset)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg)
+}
