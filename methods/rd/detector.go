@@ -251,10 +251,9 @@ func (d *Detector) inferGraph(vctx *mlctx.Context, inputs []*Node) []*Node {
 	return anomalyMaps(teacher, b.decoder(b.bottleneck(code, d.cfg), d.cfg))
 }
 
-// Predict scores images: per scale 1 - cosine between teacher and student features, upsampled to the
-// input (bilinear, align_corners=true as the official code), summed, smoothed with a Gaussian of
-// Config.Sigma; the image score is the map's maximum.
-func (d *Detector) Predict(ctx context.Context, images methods.Images) ([]methods.Prediction, error) {
+// ScaleMaps returns, for every image, the student's disagreement with the teacher at each of the three
+// scales (strides 4, 8, 16): 1 - cosine similarity along channels, at the scale's own resolution.
+func (d *Detector) ScaleMaps(ctx context.Context, images methods.Images) ([][3]datasets.Image, error) {
 	if !d.fitted {
 		return nil, methods.ErrNotFitted
 	}
@@ -270,9 +269,6 @@ func (d *Detector) Predict(ctx context.Context, images methods.Images) ([]method
 		}
 		imgs[i] = im
 	}
-	if len(imgs) == 0 {
-		return nil, nil
-	}
 	if d.infer == nil {
 		backend, err := compute.Backend()
 		if err != nil {
@@ -285,7 +281,7 @@ func (d *Detector) Predict(ctx context.Context, images methods.Images) ([]method
 			return nil, err
 		}
 	}
-	out := make([]methods.Prediction, 0, len(imgs))
+	out := make([][3]datasets.Image, 0, len(imgs))
 	for start := 0; start < len(imgs); start += cfg.BatchSize {
 		end := min(start+cfg.BatchSize, len(imgs))
 		f, err := d.extract(ctx, imgs[start:end])
@@ -306,20 +302,39 @@ func (d *Detector) Predict(ctx context.Context, images methods.Images) ([]method
 			flat[s] = tensors.MustCopyFlatData[float32](m)
 		}
 		for i := range all {
-			total := datasets.NewImage(cfg.ImageSize, cfg.ImageSize, 1)
+			var per [3]datasets.Image
 			for s, m := range maps {
 				dims := m.Shape().Dimensions
 				h, w := dims[1], dims[2]
-				small := datasets.Image{H: h, W: w, C: 1, Pix: flat[s][i*h*w : (i+1)*h*w]}
-				up := anomalymap.UpsampleAlignCorners(small, cfg.ImageSize, cfg.ImageSize)
-				for p, v := range up.Pix {
-					total.Pix[p] += v
-				}
+				per[s] = datasets.Image{H: h, W: w, C: 1, Pix: flat[s][i*h*w : (i+1)*h*w]}
 			}
-			amap := anomalymap.GaussianBlur(total, cfg.Sigma)
-			out = append(out, methods.Prediction{Score: anomalymap.ScoreMax(amap), Map: amap})
+			out = append(out, per)
 		}
 		methods.ReportProgress(ctx, methods.Event{Task: d.Name() + ": predicting", Done: end, Total: len(imgs), Finished: end == len(imgs)})
+	}
+	return out, nil
+}
+
+// Predict scores images: per scale 1 - cosine between teacher and student features (ScaleMaps),
+// upsampled to the input (bilinear, align_corners=true as the official code), summed, smoothed with a
+// Gaussian of Config.Sigma; the image score is the map's maximum.
+func (d *Detector) Predict(ctx context.Context, images methods.Images) ([]methods.Prediction, error) {
+	scales, err := d.ScaleMaps(ctx, images)
+	if err != nil {
+		return nil, err
+	}
+	size := d.cfg.ImageSize
+	out := make([]methods.Prediction, len(scales))
+	for i, per := range scales {
+		total := datasets.NewImage(size, size, 1)
+		for _, small := range per {
+			up := anomalymap.UpsampleAlignCorners(small, size, size)
+			for p, v := range up.Pix {
+				total.Pix[p] += v
+			}
+		}
+		amap := anomalymap.GaussianBlur(total, d.cfg.Sigma)
+		out[i] = methods.Prediction{Score: anomalymap.ScoreMax(amap), Map: amap}
 	}
 	return out, nil
 }

@@ -11,8 +11,8 @@ import (
 
 	"github.com/gonomaly/gonomaly/datasets"
 	"github.com/gonomaly/gonomaly/datasets/synth"
-	"github.com/gonomaly/gonomaly/methods/metrics"
 	"github.com/gonomaly/gonomaly/methods"
+	"github.com/gonomaly/gonomaly/methods/metrics"
 	"github.com/gonomaly/gonomaly/methods/rd"
 )
 
