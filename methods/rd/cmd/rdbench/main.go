@@ -1,0 +1,177 @@
+// Command rdbench measures Reverse Distillation and RD++ on the synthetic benchmark: train time per
+// epoch, inference ms/image, and image AUROC, pixel AUROC and AUPRO (methods/metrics.Evaluate) per
+// category, with the CPU preset (rd.CPUConfig). With -paper it also times inference of the Paper preset
+// (Wide-ResNet-50-2 at 256 px) after a single one-image training step: its accuracy is meaningless, its
+// speed is what the README reports.
+//
+// Run one measurement process at a time on a shared machine:
+//
+//	go run ./methods/rd/cmd/rdbench -cats carpet,grid,pill -variants rd,rdpp
+//	go run ./methods/rd/cmd/rdbench -cats "" -paper
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gonomaly/gonomaly/datasets"
+	"github.com/gonomaly/gonomaly/datasets/synth"
+	"github.com/gonomaly/gonomaly/methods"
+	"github.com/gonomaly/gonomaly/methods/compute"
+	"github.com/gonomaly/gonomaly/methods/metrics"
+	"github.com/gonomaly/gonomaly/methods/rd"
+)
+
+func main() {
+	cats := flag.String("cats", "carpet,grid,pill", "comma-separated synthetic categories (empty: none)")
+	variants := flag.String("variants", "rd,rdpp", "comma-separated variants: rd, rdpp")
+	train := flag.Int("train", 60, "normal training images per category")
+	seed := flag.Uint64("seed", 1, "synthetic dataset seed")
+	epochs := flag.Int("epochs", 0, "override the preset's epochs (0: keep CPUConfig's)")
+	paper := flag.Bool("paper", false, "also time inference of the Paper preset (Wide-ResNet-50-2, 256 px)")
+	paperImages := flag.Int("paper-images", 2, "images to time with -paper")
+	verbose := flag.Bool("v", false, "print progress events to stderr")
+	flag.Parse()
+
+	ctx := context.Background()
+	if *verbose {
+		ctx = methods.WithProgress(ctx, func(e methods.Event) {
+			fmt.Fprintf(os.Stderr, "%s %d/%d %v\n", e.Task, e.Done, e.Total, e.Metrics)
+		})
+	}
+	if _, err := compute.Backend(); err != nil {
+		fail(err)
+	}
+	fmt.Println("| variant | category | train images | epochs | train s/epoch | infer ms/image | image AUROC | pixel AUROC | AUPRO |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	for _, cat := range split(*cats) {
+		for _, v := range split(*variants) {
+			cfg := rd.CPUConfig(rd.Variant(v))
+			if *epochs > 0 {
+				cfg.Epochs = *epochs
+			}
+			if err := measure(ctx, cfg, cat, *train, *seed); err != nil {
+				fail(fmt.Errorf("%s on %s: %w", v, cat, err))
+			}
+		}
+	}
+	if *paper {
+		for _, v := range split(*variants) {
+			if err := paperInference(ctx, rd.Variant(v), *paperImages, *seed); err != nil {
+				fail(fmt.Errorf("paper %s: %w", v, err))
+			}
+		}
+	}
+}
+
+// measure fits one variant on one category and prints a markdown row.
+func measure(ctx context.Context, cfg rd.Config, cat string, train int, seed uint64) error {
+	ds, err := synth.New(cat, synth.Options{Size: cfg.ImageSize, Seed: seed, Train: train, TestNormal: 20, TestPerDefect: 8})
+	if err != nil {
+		return err
+	}
+	d, err := rd.New(cfg)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := d.Fit(ctx, ds.Train); err != nil {
+		return err
+	}
+	fit := time.Since(start)
+	// Warm up (compiles the inference graph for both batch shapes), then time a second pass.
+	if _, err := d.Predict(ctx, ds.Test); err != nil {
+		return err
+	}
+	start = time.Now()
+	preds, err := d.Predict(ctx, ds.Test)
+	if err != nil {
+		return err
+	}
+	infer := time.Since(start)
+	labels, masks, defects, err := truth(ds.Test)
+	if err != nil {
+		return err
+	}
+	r, err := metrics.Evaluate(preds, labels, masks, defects, metrics.Options{NoPerDefect: true})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("| %s | %s | %d | %d | %.1f | %.1f | %.3f | %.3f | %.3f |\n", cfg.Variant, cat, train, cfg.Epochs,
+		fit.Seconds()/float64(cfg.Epochs), float64(infer.Milliseconds())/float64(len(preds)), r.ImageAUROC, r.PixelAUROC, r.AUPRO)
+	fmt.Fprintf(os.Stderr, "%s %s: loss per epoch %.4f\n", cfg.Variant, cat, d.History)
+	return nil
+}
+
+// paperInference times the Paper preset's inference. Predict needs a fitted detector, so it first
+// runs one training step on one image (weights stay essentially random: only speed is measured).
+func paperInference(ctx context.Context, v rd.Variant, n int, seed uint64) error {
+	cfg := rd.PaperConfig(v)
+	cfg.Weights = "random"
+	cfg.Epochs, cfg.BatchSize = 1, 1
+	ds, err := synth.New("carpet", synth.Options{Size: cfg.ImageSize, Seed: seed, Train: 1, TestNormal: n, TestPerDefect: 1})
+	if err != nil {
+		return err
+	}
+	d, err := rd.New(cfg)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := d.Fit(ctx, ds.Train); err != nil {
+		return err
+	}
+	step := time.Since(start)
+	// The first Predict compiles the inference graph; time a second pass.
+	test := firstN{ds.Test, n}
+	if _, err := d.Predict(ctx, test); err != nil {
+		return err
+	}
+	start = time.Now()
+	preds, err := d.Predict(ctx, test)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("paper preset %s (%s, %d px): one 1-image training step (with compilation) %.1f s; inference %.0f ms/image over %d images\n",
+		v, cfg.Backbone, cfg.ImageSize, step.Seconds(), float64(time.Since(start).Milliseconds())/float64(len(preds)), len(preds))
+	return nil
+}
+
+// firstN is the first n images of a set.
+type firstN struct {
+	methods.Images
+	n int
+}
+
+func (f firstN) Len() int { return min(f.n, f.Images.Len()) }
+
+func truth(split *datasets.Split) ([]datasets.Label, []datasets.Image, []string, error) {
+	var masks []datasets.Image
+	for i := 0; i < split.Len(); i++ {
+		s, err := split.Sample(i)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		masks = append(masks, s.Mask)
+	}
+	return split.Labels(), masks, split.Defects(), nil
+}
+
+func split(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "rdbench:", err)
+	os.Exit(1)
+}
