@@ -23,7 +23,7 @@ func Display(fig Figure) error {
 		return err
 	}
 	gonbui.DisplayPng(data)
-	return gonbui.Error()
+	return flush()
 }
 
 // DisplaySVG shows fig inline as SVG (sharp at any zoom, text selectable) in a GoNB notebook, and does
@@ -40,7 +40,7 @@ func DisplaySVG(fig Figure) error {
 		return err
 	}
 	gonbui.DisplaySvg(string(data))
-	return gonbui.Error()
+	return flush()
 }
 
 // HTMLer is anything that renders itself as an HTML fragment, such as *Table.
@@ -57,5 +57,12 @@ func DisplayHTML(h HTMLer) error {
 		return fmt.Errorf("viz: DisplayHTML of nil")
 	}
 	gonbui.DisplayHtml(h.HTML())
+	return flush()
+}
+
+// flush waits until GoNB has received what was displayed: a display sent just before a cell's program
+// exits can otherwise reach Jupyter after the cell is reported finished, and headless runs miss it.
+func flush() error {
+	gonbui.Sync()
 	return gonbui.Error()
 }

@@ -42,6 +42,7 @@ func startFakeKernel(t *testing.T) chan *protocol.DisplayData {
 		os.Setenv(protocol.GONB_PIPE_ENV, toKernel)
 		os.Setenv(protocol.GONB_PIPE_BACK_ENV, fromKernel)
 		fakeKernel.msgs = make(chan *protocol.DisplayData, 16)
+		acks := make(chan int, 16)
 		go func() {
 			r, err := os.OpenFile(toKernel, os.O_RDONLY, 0)
 			if err != nil {
@@ -55,17 +56,36 @@ func startFakeKernel(t *testing.T) chan *protocol.DisplayData {
 					close(fakeKernel.msgs)
 					return
 				}
+				// gonbui.Sync asks for an acknowledgement, as GoNB gives; everything else is a display.
+				var cv protocol.CommValue
+				switch v := d.Data[protocol.MIMECommValue].(type) {
+				case protocol.CommValue:
+					cv = v
+				case *protocol.CommValue:
+					cv = *v
+				}
+				if cv.Address == protocol.GonbuiSyncAddress {
+					if id, ok := cv.Value.(int); ok {
+						acks <- id
+					}
+					continue
+				}
 				fakeKernel.msgs <- &d
 			}
 		}()
 		go func() {
-			// Hold the back pipe open (never written) so gonbui's reader does not see EOF.
+			// Hold the back pipe open so gonbui's reader does not see EOF, and answer sync requests.
 			w, err := os.OpenFile(fromKernel, os.O_WRONLY, 0)
 			if err != nil {
 				return
 			}
 			defer w.Close()
-			select {}
+			enc := gob.NewEncoder(w)
+			for id := range acks {
+				if err := enc.Encode(&protocol.CommValue{Address: protocol.GonbuiSyncAckAddress, Value: id}); err != nil {
+					return
+				}
+			}
 		}()
 	})
 	if fakeKernel.err != nil {
