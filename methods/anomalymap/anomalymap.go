@@ -29,21 +29,7 @@ func Upsample(m datasets.Image, h, w int) datasets.Image {
 	if m.H == h && m.W == w {
 		return datasets.Image{H: h, W: w, C: 1, Pix: append([]float32(nil), m.Pix...)}
 	}
-	out := datasets.NewImage(h, w, 1)
-	x0s, x1s, fxs := bilinearTaps(m.W, w)
-	y0s, y1s, fys := bilinearTaps(m.H, h)
-	for y := 0; y < h; y++ {
-		r0 := m.Pix[y0s[y]*m.W : (y0s[y]+1)*m.W]
-		r1 := m.Pix[y1s[y]*m.W : (y1s[y]+1)*m.W]
-		fy := fys[y]
-		row := out.Pix[y*w : (y+1)*w]
-		for x := range row {
-			a := r0[x0s[x]] + (r0[x1s[x]]-r0[x0s[x]])*fxs[x]
-			b := r1[x0s[x]] + (r1[x1s[x]]-r1[x0s[x]])*fxs[x]
-			row[x] = a + (b-a)*fy
-		}
-	}
-	return out
+	return bilinear(m, h, w, false)
 }
 
 // UpsampleAlignCorners resizes a single-channel map to h x w with bilinear interpolation using torch's
@@ -52,9 +38,13 @@ func UpsampleAlignCorners(m datasets.Image, h, w int) datasets.Image {
 	if m.C != 1 {
 		panic(fmt.Sprintf("anomalymap.UpsampleAlignCorners: map has %d channels, want 1", m.C))
 	}
+	return bilinear(m, h, w, true)
+}
+
+func bilinear(m datasets.Image, h, w int, alignCorners bool) datasets.Image {
 	out := datasets.NewImage(h, w, 1)
-	x0s, x1s, fxs := alignedTaps(m.W, w)
-	y0s, y1s, fys := alignedTaps(m.H, h)
+	x0s, x1s, fxs := LinearTaps(m.W, w, alignCorners)
+	y0s, y1s, fys := LinearTaps(m.H, h, alignCorners)
 	for y := 0; y < h; y++ {
 		r0 := m.Pix[y0s[y]*m.W : (y0s[y]+1)*m.W]
 		r1 := m.Pix[y1s[y]*m.W : (y1s[y]+1)*m.W]
@@ -69,38 +59,20 @@ func UpsampleAlignCorners(m datasets.Image, h, w int) datasets.Image {
 	return out
 }
 
-func alignedTaps(in, out int) (i0, i1 []int, frac []float32) {
+// LinearTaps returns, for each of out output samples, the two source indices among in samples and the
+// weight of the second, for linear interpolation with torch's align_corners convention.
+func LinearTaps(in, out int, alignCorners bool) (i0, i1 []int, frac []float32) {
 	i0, i1, frac = make([]int, out), make([]int, out), make([]float32, out)
-	scale := 0.0
-	if out > 1 {
-		scale = float64(in-1) / float64(out-1)
-	}
 	for o := 0; o < out; o++ {
-		src := float64(o) * scale
+		var src float64
+		switch {
+		case alignCorners && out > 1:
+			src = float64(o) * float64(in-1) / float64(out-1)
+		case !alignCorners:
+			src = max((float64(o)+0.5)*float64(in)/float64(out)-0.5, 0)
+		}
 		lo := min(int(math.Floor(src)), in-1)
 		hi := min(lo+1, in-1)
-		i0[o], i1[o], frac[o] = lo, hi, float32(src-float64(lo))
-	}
-	return
-}
-
-// bilinearTaps returns, for each output index, the two source indices and the weight of the second.
-func bilinearTaps(in, out int) (i0, i1 []int, frac []float32) {
-	i0, i1, frac = make([]int, out), make([]int, out), make([]float32, out)
-	scale := float64(in) / float64(out)
-	for o := 0; o < out; o++ {
-		src := (float64(o)+0.5)*scale - 0.5
-		if src < 0 {
-			src = 0
-		}
-		lo := int(math.Floor(src))
-		if lo > in-1 {
-			lo = in - 1
-		}
-		hi := lo + 1
-		if hi > in-1 {
-			hi = in - 1
-		}
 		i0[o], i1[o], frac[o] = lo, hi, float32(src-float64(lo))
 	}
 	return

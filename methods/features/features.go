@@ -11,11 +11,11 @@ package features
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gonomaly/gonomaly/datasets"
 	"github.com/gonomaly/gonomaly/methods"
+	"github.com/gonomaly/gonomaly/methods/anomalymap"
 )
 
 // Set holds patch features of N images on an H x W grid with D dimensions each, in Data laid out
@@ -289,8 +289,8 @@ func addTo(dst, src []float32) {
 // no corner alignment (torch.nn.functional.interpolate(mode="bilinear", align_corners=False)).
 func ResizeBilinear(m Map, h, w int) Map {
 	out := Map{N: m.N, H: h, W: w, C: m.C, Data: make([]float32, m.N*h*w*m.C)}
-	y0, y1, fy := taps1D(m.H, h)
-	x0, x1, fx := taps1D(m.W, w)
+	y0, y1, fy := anomalymap.LinearTaps(m.H, h, false)
+	x0, x1, fx := anomalymap.LinearTaps(m.W, w, false)
 	c := m.C
 	for i := 0; i < m.N; i++ {
 		src := m.Data[i*m.H*m.W*c:]
@@ -313,26 +313,6 @@ func ResizeBilinear(m Map, h, w int) Map {
 		}
 	}
 	return out
-}
-
-// taps1D returns, for each output index, the two source indices and the weight of the second, for
-// half-pixel-centred linear interpolation from in to out samples.
-func taps1D(in, out int) (i0, i1 []int, frac []float32) {
-	i0, i1, frac = make([]int, out), make([]int, out), make([]float32, out)
-	scale := float64(in) / float64(out)
-	for o := 0; o < out; o++ {
-		src := (float64(o)+0.5)*scale - 0.5
-		if src < 0 {
-			src = 0
-		}
-		lo := int(math.Floor(src))
-		if lo > in-1 {
-			lo = in - 1
-		}
-		hi := min(lo+1, in-1)
-		i0[o], i1[o], frac[o] = lo, hi, float32(src-float64(lo))
-	}
-	return
 }
 
 // ChannelPool is 1-D adaptive average pooling from In to Out values (torch's adaptive_avg_pool1d):
