@@ -188,3 +188,20 @@ func randomSuffix() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// SizeChecked wraps images so that every Image(i) call fails with CheckImage's clear error when an image
+// does not have the size and channels a detector expects; feature extractors read through it.
+func SizeChecked(images Images, h, w, c int) Images { return sizeChecked{images, h, w, c} }
+
+type sizeChecked struct {
+	Images
+	h, w, c int
+}
+
+func (s sizeChecked) Image(i int) (datasets.Image, error) {
+	img, err := s.Images.Image(i)
+	if err != nil {
+		return img, err
+	}
+	return img, CheckImage(i, img, s.h, s.w, s.c)
+}

@@ -213,3 +213,16 @@ func TestProgress(t *testing.T) {
 	}
 	ReportProgress(context.Background(), Event{}) // no receiver: no panic
 }
+
+func TestSizeChecked(t *testing.T) {
+	s := SizeChecked(imgs{constImage(4, 4, 3, 0), constImage(4, 5, 3, 0)}, 4, 4, 3)
+	if _, err := s.Image(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Image(1); err == nil || !strings.Contains(err.Error(), "image 1 is 4x5") {
+		t.Fatalf("mis-sized image: %v", err)
+	}
+	if s.Len() != 2 {
+		t.Fatalf("Len = %d", s.Len())
+	}
+}

@@ -173,7 +173,7 @@ func (p *PatchCore) Fit(ctx context.Context, train methods.Images) error {
 		return fmt.Errorf("patchcore: train image 0: %w", err)
 	}
 	start := time.Now()
-	feats, err := p.Features(ctx, checked{train, first.H, first.W, first.C})
+	feats, err := p.Features(ctx, methods.SizeChecked(train, first.H, first.W, first.C))
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (p *PatchCore) Predict(ctx context.Context, images methods.Images) ([]metho
 	if images.Len() == 0 {
 		return nil, nil
 	}
-	feats, err := p.Features(ctx, checked{images, p.h, p.w, p.ch})
+	feats, err := p.Features(ctx, methods.SizeChecked(images, p.h, p.w, p.ch))
 	if err != nil {
 		return nil, err
 	}
@@ -319,23 +319,6 @@ func sqDist(a, b []float32) float32 {
 		s += d * d
 	}
 	return s
-}
-
-// checked validates every image's size and channels as the backbone reads it.
-type checked struct {
-	methods.Images
-	h, w, c int
-}
-
-func (c checked) Image(i int) (datasets.Image, error) {
-	img, err := c.Images.Image(i)
-	if err != nil {
-		return img, err
-	}
-	if err := methods.CheckImage(i, img, c.h, c.w, c.c); err != nil {
-		return img, err
-	}
-	return img, nil
 }
 
 // manifestBackbone names the backbone and its weights in the checkpoint manifest.

@@ -226,7 +226,7 @@ func (p *PNI) Fit(ctx context.Context, train methods.Images) error {
 	if err := first.Validate(); err != nil {
 		return fmt.Errorf("pni: train image 0: %w", err)
 	}
-	feats, err := p.Features(ctx, checked{train, first.H, first.W, first.C})
+	feats, err := p.Features(ctx, methods.SizeChecked(train, first.H, first.W, first.C))
 	if err != nil {
 		return err
 	}
@@ -505,7 +505,7 @@ func (p *PNI) Predict(ctx context.Context, images methods.Images) ([]methods.Pre
 	if images.Len() == 0 {
 		return nil, nil
 	}
-	feats, err := p.Features(ctx, checked{images, p.h, p.w, p.ch})
+	feats, err := p.Features(ctx, methods.SizeChecked(images, p.h, p.w, p.ch))
 	if err != nil {
 		return nil, err
 	}
@@ -581,20 +581,6 @@ func (p *PNI) PredictFeatures(ctx context.Context, test *features.Set) ([]method
 		methods.ReportProgress(ctx, methods.Event{Task: "pni: scoring", Done: i + 1, Total: test.N, Elapsed: time.Since(start), Finished: i+1 == test.N})
 	}
 	return out, nil
-}
-
-// checked validates every image's size and channels as the backbone reads it.
-type checked struct {
-	methods.Images
-	h, w, c int
-}
-
-func (c checked) Image(i int) (datasets.Image, error) {
-	img, err := c.Images.Image(i)
-	if err != nil {
-		return img, err
-	}
-	return img, methods.CheckImage(i, img, c.h, c.w, c.c)
 }
 
 // Save implements methods.Detector.
