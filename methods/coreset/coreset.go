@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gonomaly/gonomaly/methods"
+	"github.com/gonomaly/gonomaly/methods/knn"
 )
 
 // JLDim, used as Options.Dim, asks for the Johnson-Lindenstrauss minimum dimension for Options.Eps
@@ -274,7 +275,7 @@ func Project(x []float32, dim, p int, gaussian bool, seed uint64, workers int) [
 				row := x[i*dim : (i+1)*dim]
 				o := out[i*p : (i+1)*p]
 				for j := range o {
-					o[j] = dot(row, m[j*dim:(j+1)*dim])
+					o[j] = knn.InnerProduct(row, m[j*dim:(j+1)*dim])
 				}
 			}
 		})
@@ -313,22 +314,6 @@ func Project(x []float32, dim, p int, gaussian bool, seed uint64, workers int) [
 		}
 	})
 	return out
-}
-
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // parallelRows runs fn on contiguous row ranges [lo,hi) split between workers goroutines.

@@ -72,7 +72,7 @@ func rowNorms(x []float32, dim int) []float32 {
 	n := len(x) / dim
 	out := make([]float32, n)
 	for i := range out {
-		out[i] = dot(x[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim])
+		out[i] = InnerProduct(x[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim])
 	}
 	return out
 }
@@ -160,8 +160,8 @@ func (ix *Index) scan(ctx context.Context, q, qn []float32, lo, hi int, top *top
 			}
 			for ; j < nt; j++ {
 				b0 := ix.bank[(t0+j)*d : (t0+j+1)*d]
-				dots[j], dots[tileRows+j] = dot(q0, b0), dot(q1, b0)
-				dots[2*tileRows+j], dots[3*tileRows+j] = dot(q2, b0), dot(q3, b0)
+				dots[j], dots[tileRows+j] = InnerProduct(q0, b0), InnerProduct(q1, b0)
+				dots[2*tileRows+j], dots[3*tileRows+j] = InnerProduct(q2, b0), InnerProduct(q3, b0)
 			}
 			for r := 0; r < 4; r++ {
 				top.offer(i+r, qn[i+r], dots[r*tileRows:r*tileRows+nt], ix.norms[t0:t1], t0)
@@ -170,7 +170,7 @@ func (ix *Index) scan(ctx context.Context, q, qn []float32, lo, hi int, top *top
 		for ; i < nq; i++ {
 			qi := q[i*d : (i+1)*d]
 			for j := 0; j < nt; j++ {
-				dots[j] = dot(qi, ix.bank[(t0+j)*d:(t0+j+1)*d])
+				dots[j] = InnerProduct(qi, ix.bank[(t0+j)*d:(t0+j+1)*d])
 			}
 			top.offer(i, qn[i], dots[:nt], ix.norms[t0:t1], t0)
 		}
@@ -260,7 +260,9 @@ func dot4x2Go(q0, q1, q2, q3, b0, b1 []float32) (s00, s01, s10, s11, s20, s21, s
 	return
 }
 
-func dot(a, b []float32) float32 {
+// InnerProduct is the float32 dot product of a and b (len(b) >= len(a)) with four partial sums, which the
+// compiler keeps in registers; the memory-bank packages share it.
+func InnerProduct(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
 	i := 0
@@ -317,12 +319,12 @@ func (ix *Index) SquaredDistances(queries []float32) []float32 {
 				}
 				for ; j < nb; j++ {
 					b := ix.bank[j*d : (j+1)*d]
-					out[i*nb+j], out[(i+1)*nb+j], out[(i+2)*nb+j], out[(i+3)*nb+j] = dot(q0, b), dot(q1, b), dot(q2, b), dot(q3, b)
+					out[i*nb+j], out[(i+1)*nb+j], out[(i+2)*nb+j], out[(i+3)*nb+j] = InnerProduct(q0, b), InnerProduct(q1, b), InnerProduct(q2, b), InnerProduct(q3, b)
 				}
 			}
 			for ; i < hi; i++ {
 				for j := 0; j < nb; j++ {
-					out[i*nb+j] = dot(queries[i*d:(i+1)*d], ix.bank[j*d:(j+1)*d])
+					out[i*nb+j] = InnerProduct(queries[i*d:(i+1)*d], ix.bank[j*d:(j+1)*d])
 				}
 			}
 			for i := lo; i < hi; i++ {
