@@ -107,7 +107,7 @@ func (c Config) WithDefaults() Config {
 // PatchCore is the detector. Build it with New; it implements methods.Detector.
 type PatchCore struct {
 	cfg      Config
-	bb       *backbone.Backbone
+	ext      features.Extractor
 	index    *knn.Index
 	h, w, ch int // input size and channels seen at Fit
 	gh, gw   int // patch grid
@@ -130,7 +130,7 @@ func New(cfg Config) (*PatchCore, error) {
 	if cfg.CoresetRatio > 1 {
 		return nil, fmt.Errorf("patchcore: coreset ratio %g > 1", cfg.CoresetRatio)
 	}
-	return &PatchCore{cfg: cfg}, nil
+	return &PatchCore{cfg: cfg, ext: features.Extractor{Arch: cfg.Backbone, Weights: cfg.Weights, Seed: cfg.Seed, WidthDiv: cfg.WidthDiv, Recipe: cfg.Features}}, nil
 }
 
 // Config returns the configuration with defaults applied.
@@ -141,41 +141,28 @@ func (p *PatchCore) Name() string { return Name }
 
 // Backbone returns the feature extractor, building it on first call.
 func (p *PatchCore) Backbone() (*backbone.Backbone, error) {
-	if p.bb == nil {
-		bb, err := backbone.New(p.cfg.Backbone, backbone.Options{Weights: p.cfg.Weights, Seed: p.cfg.Seed, WidthDiv: p.cfg.WidthDiv})
-		if err != nil {
-			return nil, fmt.Errorf("patchcore: %w", err)
-		}
-		p.bb = bb
+	bb, err := p.ext.Backbone()
+	if err != nil {
+		return nil, fmt.Errorf("patchcore: %w", err)
 	}
-	return p.bb, nil
+	return bb, nil
 }
 
 // Features extracts the patch features of images with the configured backbone and recipe.
 func (p *PatchCore) Features(ctx context.Context, images methods.Images) (*features.Set, error) {
-	bb, err := p.Backbone()
+	set, err := p.ext.Extract(ctx, images)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("patchcore: %w", err)
 	}
-	return features.Extract(ctx, bb, images, p.cfg.Features)
+	return set, nil
 }
 
 // Fit implements methods.Detector: extract train patch features, then keep a coreset of them as the bank.
 func (p *PatchCore) Fit(ctx context.Context, train methods.Images) error {
-	if train.Len() == 0 {
-		return fmt.Errorf("patchcore: no train images")
-	}
-	first, err := train.Image(0)
-	if err != nil {
-		return fmt.Errorf("patchcore: train image 0: %w", err)
-	}
-	if err := first.Validate(); err != nil {
-		return fmt.Errorf("patchcore: train image 0: %w", err)
-	}
 	start := time.Now()
-	feats, err := p.Features(ctx, methods.SizeChecked(train, first.H, first.W, first.C))
+	feats, first, err := p.ext.ExtractTrain(ctx, train)
 	if err != nil {
-		return err
+		return fmt.Errorf("patchcore: %w", err)
 	}
 	extract := time.Since(start)
 	if err := p.FitFeatures(ctx, feats, first.H, first.W, first.C); err != nil {
@@ -323,10 +310,7 @@ func sqDist(a, b []float32) float32 {
 
 // manifestBackbone names the backbone and its weights in the checkpoint manifest.
 func (p *PatchCore) manifestBackbone() string {
-	if p.bb == nil {
-		return p.cfg.Backbone
-	}
-	return p.bb.Arch() + " (" + p.bb.Source() + ")"
+	return p.ext.Describe()
 }
 
 // Save implements methods.Detector: the bank and the configuration, atomically.

@@ -164,7 +164,7 @@ func (c Config) WithDefaults() Config {
 // PNI is the detector; it implements methods.Detector.
 type PNI struct {
 	cfg      Config
-	bb       *backbone.Backbone
+	ext      features.Extractor
 	bank     *knn.Index // embedding coreset
 	bankCent []int32    // nearest centroid of each bank row
 	cents    *knn.Index // distribution coreset
@@ -184,7 +184,7 @@ func New(cfg Config) (*PNI, error) {
 	if cfg.CoresetRatio > 1 {
 		return nil, fmt.Errorf("pni: coreset ratio %g > 1", cfg.CoresetRatio)
 	}
-	return &PNI{cfg: cfg}, nil
+	return &PNI{cfg: cfg, ext: features.Extractor{Arch: cfg.Backbone, Weights: cfg.Weights, Seed: cfg.Seed, WidthDiv: cfg.WidthDiv, Recipe: cfg.Features}}, nil
 }
 
 // Config returns the configuration with defaults applied.
@@ -195,40 +195,27 @@ func (p *PNI) Name() string { return Name }
 
 // Backbone returns the feature extractor, building it on first call.
 func (p *PNI) Backbone() (*backbone.Backbone, error) {
-	if p.bb == nil {
-		bb, err := backbone.New(p.cfg.Backbone, backbone.Options{Weights: p.cfg.Weights, Seed: p.cfg.Seed, WidthDiv: p.cfg.WidthDiv})
-		if err != nil {
-			return nil, fmt.Errorf("pni: %w", err)
-		}
-		p.bb = bb
+	bb, err := p.ext.Backbone()
+	if err != nil {
+		return nil, fmt.Errorf("pni: %w", err)
 	}
-	return p.bb, nil
+	return bb, nil
 }
 
 // Features extracts patch features of images with the configured backbone and recipe.
 func (p *PNI) Features(ctx context.Context, images methods.Images) (*features.Set, error) {
-	bb, err := p.Backbone()
+	set, err := p.ext.Extract(ctx, images)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pni: %w", err)
 	}
-	return features.Extract(ctx, bb, images, p.cfg.Features)
+	return set, nil
 }
 
 // Fit implements methods.Detector.
 func (p *PNI) Fit(ctx context.Context, train methods.Images) error {
-	if train.Len() == 0 {
-		return fmt.Errorf("pni: no train images")
-	}
-	first, err := train.Image(0)
+	feats, first, err := p.ext.ExtractTrain(ctx, train)
 	if err != nil {
-		return fmt.Errorf("pni: train image 0: %w", err)
-	}
-	if err := first.Validate(); err != nil {
-		return fmt.Errorf("pni: train image 0: %w", err)
-	}
-	feats, err := p.Features(ctx, methods.SizeChecked(train, first.H, first.W, first.C))
-	if err != nil {
-		return err
+		return fmt.Errorf("pni: %w", err)
 	}
 	return p.FitFeatures(ctx, feats, first.H, first.W, first.C)
 }
@@ -614,10 +601,7 @@ func (p *PNI) Save(dir string) error {
 		}
 		ts["mlp:"+v.ScopeAndName()] = safetensors.Tensor{Shape: t.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](t)}
 	}
-	backboneName := p.cfg.Backbone
-	if p.bb != nil {
-		backboneName = p.bb.Arch() + " (" + p.bb.Source() + ")"
-	}
+	backboneName := p.ext.Describe()
 	return methods.SaveCheckpoint(dir, methods.Manifest{Method: Name, FormatVersion: FormatVersion, Config: cfg,
 		Backbone: backboneName, ImageH: p.h, ImageW: p.w, Channels: p.ch}, ts)
 }
