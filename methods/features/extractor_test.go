@@ -10,7 +10,7 @@ import (
 
 type imageSlice []datasets.Image
 
-func (s imageSlice) Len() int                              { return len(s) }
+func (s imageSlice) Len() int                            { return len(s) }
 func (s imageSlice) Image(i int) (datasets.Image, error) { return s[i], nil }
 
 func TestExtractorTrainChecks(t *testing.T) {
