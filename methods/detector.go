@@ -13,6 +13,15 @@ type Images interface {
 	Image(i int) (datasets.Image, error)
 }
 
+// ImageList is an in-memory Images: detectors use it for images they make (augmented, synthetic).
+type ImageList []datasets.Image
+
+// Len implements Images.
+func (l ImageList) Len() int { return len(l) }
+
+// Image implements Images.
+func (l ImageList) Image(i int) (datasets.Image, error) { return l[i], nil }
+
 // Prediction is a detector's answer for one image.
 type Prediction struct {
 	// Score is the image-level anomaly score: higher is more anomalous.

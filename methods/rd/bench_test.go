@@ -10,6 +10,7 @@ import (
 	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gonomaly/gonomaly/datasets/synth"
+	"github.com/gonomaly/gonomaly/methods"
 	"github.com/gonomaly/gonomaly/methods/compute"
 )
 
@@ -27,7 +28,7 @@ func benchmarkTrainStep(b *testing.B, v Variant) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	imgs := make(imageList, cfg.BatchSize)
+	imgs := make(methods.ImageList, cfg.BatchSize)
 	for i := range imgs {
 		if imgs[i], err = ds.Train.Image(i); err != nil {
 			b.Fatal(err)

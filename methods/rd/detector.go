@@ -98,11 +98,6 @@ func (f *features) batch(idx []int) []*tensors.Tensor {
 	return out
 }
 
-type imageList []datasets.Image
-
-func (l imageList) Len() int                            { return len(l) }
-func (l imageList) Image(i int) (datasets.Image, error) { return l[i], nil }
-
 // Fit trains the bottleneck and decoder (and RD++'s projection) on normal images.
 func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 	cfg := d.cfg
@@ -110,7 +105,7 @@ func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 	if n == 0 {
 		return fmt.Errorf("rd: no training images")
 	}
-	imgs := make(imageList, n)
+	imgs := make(methods.ImageList, n)
 	for i := range imgs {
 		im, err := train.Image(i)
 		if err != nil {
@@ -224,8 +219,8 @@ func (d *Detector) trainGraph(vctx *mlctx.Context, inputs []*Node) []*Node {
 }
 
 // noisyFeatures makes RD++'s pseudo-anomalies for the batch and runs the teacher on them.
-func (d *Detector) noisyFeatures(ctx context.Context, imgs imageList, idx []int, rng *rand.Rand) ([]*tensors.Tensor, error) {
-	noisy := make(imageList, len(idx))
+func (d *Detector) noisyFeatures(ctx context.Context, imgs methods.ImageList, idx []int, rng *rand.Rand) ([]*tensors.Tensor, error) {
+	noisy := make(methods.ImageList, len(idx))
 	for i, j := range idx {
 		noisy[i] = addNoisePatch(imgs[j], rng)
 	}
@@ -258,7 +253,7 @@ func (d *Detector) ScaleMaps(ctx context.Context, images methods.Images) ([][3]d
 		return nil, methods.ErrNotFitted
 	}
 	cfg := d.cfg
-	imgs := make(imageList, images.Len())
+	imgs := make(methods.ImageList, images.Len())
 	for i := range imgs {
 		im, err := images.Image(i)
 		if err != nil {
