@@ -3,21 +3,27 @@
 // and what surrounds it.
 //
 // The steps, in the paper's order (Sec. 3):
+//
 //   - Patch features and an embedding coreset for the nearest-neighbour distance, as PatchCore.
+//
 //   - A distribution coreset C_dist of K centroids (2048 in the paper): the first K points of the same
 //     greedy k-center order; every patch is summarised by its nearest centroid.
+//
 //   - Position information (Sec. 3.2): p(c | position) as a per-position histogram of the train patches'
 //     centroids, accumulated over a small window around each position.
+//
 //   - Neighbourhood information (Sec. 3.3): p(c | neighbourhood), an MLP trained on normal patches to
 //     predict a patch's centroid from the features of its neighbours (9x9 window, centre excluded, in the
 //     paper), with cross-entropy, in GoMLX.
+//
 //   - Score (Sec. 3.4): p(c | Omega) = (p(c | position) + p(c | neighbourhood)) / 2; a bank patch m is
 //     plausible at a position when its centroid has p(c(m) | Omega) >= tau; the patch score is
 //     -log p(x | Omega) with p(x | m) = exp(-|x - m|), i.e. the distance to the nearest plausible bank
 //     patch (the plain nearest-neighbour distance when no centroid is plausible). Maps are upsampled and
 //     smoothed (sigma 4); the image score is the largest patch score.
 //
-// Not built: the paper's optional pixel-wise refinement network trained on synthetic defects.
+//   - Pixel-wise refinement (Sec. 3.5, optional; RefineConfig): an encoder-decoder trained on normal
+//     images with synthetic (DRAEM Perlin) defects corrects the map from the image and the map.
 package pni
 
 import (
@@ -89,6 +95,8 @@ type Config struct {
 	Tau float64 `json:"tau"`
 	// Sigma is the Gaussian smoothing of the upsampled map; default 4.
 	Sigma float64 `json:"sigma"`
+	// Refine configures the optional pixel-wise refinement network (Sec. 3.5), off unless Enabled.
+	Refine RefineConfig `json:"refine"`
 }
 
 // Paper follows the paper where a CPU allows it: Wide-ResNet-50-2 (the paper: Wide-ResNet-101-2),
@@ -98,11 +106,13 @@ type Config struct {
 func Paper() Config {
 	return Config{Backbone: "wide_resnet50_2", InputSize: 224, Features: features.Config{Dim: 1024},
 		CoresetRatio: 0.01, Centroids: 2048, PositionRadius: 4, NeighbourRadius: 4, NeighbourDim: 64,
-		Hidden: 2048, HiddenLayers: 2, Epochs: 15, BatchSize: 512, LearningRate: 1e-3, Tau: 1, Sigma: 4}
+		Hidden: 2048, HiddenLayers: 2, Epochs: 15, BatchSize: 512, LearningRate: 1e-3, Tau: 1, Sigma: 4,
+		Refine: RefineConfig{Enabled: true, Width: 32, Epochs: 20}.withDefaults()}
 }
 
 // CPU fits in minutes on two cores: ResNet-18 at 128 px, D = 256, 5% bank, K = 256, 3x3 neighbourhood
-// with neighbours pooled to 32 dimensions, a 2x256 MLP trained for 10 epochs.
+// with neighbours pooled to 32 dimensions, a 2x256 MLP trained for 10 epochs. The refinement stage is
+// off (it roughly doubles the fit time); set Refine.Enabled to add it.
 func CPU() Config {
 	return Config{Backbone: "resnet18", InputSize: 128, Features: features.Config{Dim: 256},
 		CoresetRatio: 0.05, Centroids: 256, PositionRadius: 1, NeighbourRadius: 1, NeighbourDim: 32,
@@ -158,6 +168,9 @@ func (c Config) WithDefaults() Config {
 	if c.Sigma <= 0 {
 		c.Sigma = anomalymap.DefaultSigma
 	}
+	if c.Refine.Enabled {
+		c.Refine = c.Refine.withDefaults()
+	}
 	return c
 }
 
@@ -167,6 +180,8 @@ type PNI struct {
 	ext      features.Extractor
 	bank     *knn.Index // embedding coreset
 	bankCent []int32    // nearest centroid of each bank row
+	bankImg  []int32    // train image of each bank row (Fit only; lets refinement leave an image out)
+	refine   *refiner
 	cents    *knn.Index // distribution coreset
 	position []float32  // [gh*gw, K] p(c | position)
 	vars     *mlctx.Context
@@ -217,7 +232,13 @@ func (p *PNI) Fit(ctx context.Context, train methods.Images) error {
 	if err != nil {
 		return fmt.Errorf("pni: %w", err)
 	}
-	return p.FitFeatures(ctx, feats, first.H, first.W, first.C)
+	if err := p.FitFeatures(ctx, feats, first.H, first.W, first.C); err != nil {
+		return err
+	}
+	if p.cfg.Refine.Enabled {
+		return p.FitRefinement(ctx, train)
+	}
+	return nil
 }
 
 // FitFeatures fits from already extracted (for example cached) train features of h x w images.
@@ -257,7 +278,11 @@ func (p *PNI) FitFeatures(ctx context.Context, train *features.Set, h, w, ch int
 	if err != nil {
 		return err
 	}
-	p.bank, p.cents, p.bankCent = bank, cents, bankAssign.Idx
+	p.bank, p.cents, p.bankCent, p.refine = bank, cents, bankAssign.Idx, nil
+	p.bankImg = make([]int32, kBank)
+	for j, i := range order[:kBank] {
+		p.bankImg[j] = int32(i / train.PerImage())
+	}
 	p.h, p.w, p.ch, p.gh, p.gw = h, w, ch, train.H, train.W
 	p.position = positionHistograms(assign.Idx, train.N, train.H, train.W, kDist, cfg.PositionRadius)
 	p.pool = p.neighbourPool(d)
@@ -492,15 +517,25 @@ func (p *PNI) Predict(ctx context.Context, images methods.Images) ([]methods.Pre
 	if images.Len() == 0 {
 		return nil, nil
 	}
-	feats, err := p.Features(ctx, methods.SizeChecked(images, p.h, p.w, p.ch))
+	images = methods.SizeChecked(images, p.h, p.w, p.ch)
+	feats, err := p.Features(ctx, images)
 	if err != nil {
 		return nil, err
 	}
-	return p.PredictFeatures(ctx, feats)
+	preds, err := p.PredictFeatures(ctx, feats)
+	if err != nil || p.refine == nil {
+		return preds, err
+	}
+	return preds, p.Refine(ctx, images, preds)
 }
 
 // PatchScores returns the per-patch PNI scores of image i of test, [H*W].
 func (p *PNI) PatchScores(ctx context.Context, test *features.Set, i int) ([]float32, error) {
+	return p.patchScores(ctx, test, i, -1)
+}
+
+// patchScores ignores the bank patches taken from train image exclude (none when negative or unknown).
+func (p *PNI) patchScores(ctx context.Context, test *features.Set, i, exclude int) ([]float32, error) {
 	if p.bank == nil {
 		return nil, fmt.Errorf("pni: %w", methods.ErrNotFitted)
 	}
@@ -528,6 +563,9 @@ func (p *PNI) PatchScores(ctx context.Context, test *features.Set, i int) ([]flo
 		row := d2[q*m : (q+1)*m]
 		best, bestAll := float32(math.Inf(1)), float32(math.Inf(1))
 		for j, v := range row {
+			if exclude >= 0 && j < len(p.bankImg) && int(p.bankImg[j]) == exclude {
+				continue
+			}
 			bestAll = min(bestAll, v)
 			if plausible[p.bankCent[j]] {
 				best = min(best, v)
@@ -563,11 +601,15 @@ func (p *PNI) PredictFeatures(ctx context.Context, test *features.Set) ([]method
 		for _, v := range s {
 			score = max(score, v)
 		}
-		m := datasets.Image{H: test.H, W: test.W, C: 1, Pix: s}
-		out[i] = methods.Prediction{Score: score, Map: anomalymap.ToInput(m, p.h, p.w, p.cfg.Sigma)}
+		out[i] = methods.Prediction{Score: score, Map: p.mapFromScores(s, test.H, test.W)}
 		methods.ReportProgress(ctx, methods.Event{Task: "pni: scoring", Done: i + 1, Total: test.N, Elapsed: time.Since(start), Finished: i+1 == test.N})
 	}
 	return out, nil
+}
+
+// mapFromScores turns patch scores on a gh x gw grid into a map at the input resolution.
+func (p *PNI) mapFromScores(s []float32, gh, gw int) datasets.Image {
+	return anomalymap.ToInput(datasets.Image{H: gh, W: gw, C: 1, Pix: s}, p.h, p.w, p.cfg.Sigma)
 }
 
 // Save implements methods.Detector.
@@ -600,6 +642,11 @@ func (p *PNI) Save(dir string) error {
 			return err
 		}
 		ts["mlp:"+v.ScopeAndName()] = safetensors.Tensor{Shape: t.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](t)}
+	}
+	if p.refine != nil {
+		if err := p.refine.addTensors(ts); err != nil {
+			return err
+		}
 	}
 	backboneName := p.ext.Describe()
 	return methods.SaveCheckpoint(dir, methods.Manifest{Method: Name, FormatVersion: FormatVersion, Config: cfg,
@@ -680,6 +727,12 @@ func Load(dir string) (*PNI, error) {
 			return nil, fmt.Errorf("%s: bad tensor name %q", dir, name)
 		}
 		p.vars.InAbsPath(scope).VariableWithValue(vname, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...))
+	}
+	if p.refine, err = loadRefiner(dir, ts); err != nil {
+		return nil, err
+	}
+	if p.cfg.Refine.Enabled && p.refine == nil {
+		return nil, fmt.Errorf("%s: pni config has refinement on but the checkpoint has no refinement weights", dir)
 	}
 	return p, nil
 }

@@ -1,0 +1,150 @@
+package pni
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/gonomaly/gonomaly/datasets"
+	"github.com/gonomaly/gonomaly/datasets/anomalysynth"
+	"github.com/gonomaly/gonomaly/datasets/synth"
+	"github.com/gonomaly/gonomaly/methods"
+	"github.com/gonomaly/gonomaly/methods/metrics"
+)
+
+// heldOutError is the mean squared error, against the defect masks, of the network's map (Weight 1) and
+// of the clipped, normalised PNI map it started from, on Perlin defects made on images the detector
+// never saw.
+func heldOutError(t *testing.T, p *PNI, images methods.Images) (refined, plain float64) {
+	t.Helper()
+	ctx := context.Background()
+	gen := anomalysynth.DefaultPerlin()
+	gen.CleanProbability = 0
+	var imgs methods.ImageList
+	var masks []datasets.Image
+	for i := 0; i < images.Len(); i++ {
+		img, err := images.Image(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := gen.Apply(img, 9000+uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs, masks = append(imgs, res.Image), append(masks, res.Mask)
+	}
+	feats, err := p.Features(ctx, imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds, err := p.PredictFeatures(ctx, feats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := p.cfg.Refine
+	cfg.Weight = 1
+	var n int
+	for i, pr := range preds {
+		out, err := p.refine.apply(cfg, imgs[i], pr.Map)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, m := range masks[i].Pix {
+			d := float64(out.Pix[j] - m)
+			refined += d * d
+			d = float64(p.refine.normalize(pr.Map.Pix[j], true) - m)
+			plain += d * d
+			n++
+		}
+	}
+	return refined / float64(n), plain / float64(n)
+}
+
+func TestRefinement(t *testing.T) {
+	ctx := context.Background()
+	ds, err := synth.New("pill", synth.Options{Size: 64, Train: 16, TestNormal: 8, TestPerDefect: 3, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig()
+	cfg.Refine = RefineConfig{Enabled: true, Width: 8, Epochs: 12, Samples: 48}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Fit(ctx, ds.Train); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Refined() {
+		t.Fatal("fit with Refine.Enabled left no refinement network")
+	}
+	l := p.RefineLosses()
+	t.Logf("refinement losses %.4f ... %.4f", l[0], l[len(l)-1])
+	if !(l[len(l)-1] < 0.8*l[0]) {
+		t.Errorf("refinement loss did not fall by 20%%: %v", l)
+	}
+	normals := ds.Test.Subset("normal", normalIndices(ds.Test))
+	refined, plain := heldOutError(t, p, normals)
+	t.Logf("held-out synthetic defects: squared error %.4f refined, %.4f before", refined, plain)
+	if !(refined < plain) {
+		t.Errorf("refinement does not bring maps closer to unseen synthetic masks: %.4f >= %.4f", refined, plain)
+	}
+
+	preds, err := p.Predict(ctx, ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var masks []datasets.Image
+	for i := 0; i < ds.Test.Len(); i++ {
+		s, _ := ds.Test.Sample(i)
+		masks = append(masks, s.Mask)
+	}
+	r, err := metrics.Evaluate(preds, ds.Test.Labels(), masks, nil, metrics.Options{NoPerDefect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("refined: image AUROC %.3f, pixel AUROC %.3f, AUPRO %.3f", r.ImageAUROC, r.PixelAUROC, r.AUPRO)
+	if r.PixelAUROC < 0.8 {
+		t.Errorf("refined pixel AUROC %.3f, want >= 0.8", r.PixelAUROC)
+	}
+	for i, pr := range preds {
+		for _, v := range pr.Map.Pix {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("image %d: refined map holds %v", i, v)
+			}
+		}
+	}
+
+	dir := t.TempDir() + "/pni"
+	if err := p.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	q, err := methods.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !q.(*PNI).Refined() {
+		t.Fatal("loaded detector lost its refinement network")
+	}
+	again, err := q.Predict(ctx, ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range preds {
+		for j, v := range preds[i].Map.Pix {
+			if math.Abs(float64(again[i].Map.Pix[j]-v)) > 1e-5 {
+				t.Fatalf("image %d pixel %d: %v after load, %v before", i, j, again[i].Map.Pix[j], v)
+			}
+		}
+	}
+}
+
+func normalIndices(s *datasets.Split) []int {
+	var idx []int
+	for i, l := range s.Labels() {
+		if l == datasets.Normal {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
