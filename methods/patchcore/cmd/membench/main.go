@@ -43,6 +43,7 @@ func main() {
 	cacheDir := flag.String("cache", os.TempDir()+"/gonomaly-membench", "feature cache directory")
 	cost := flag.Bool("cost", false, "measure fit time, ms/image and peak memory of PatchCore on one category instead of the tables")
 	noPNI := flag.Bool("no-pni", false, "skip PNI")
+	refine := flag.Bool("refine", false, "also train PNI's refinement network (CPU preset's RefineConfig) and report refined PNI")
 	flag.Parse()
 
 	choice, _ := compute.InUse()
@@ -103,6 +104,20 @@ func main() {
 				fail(err)
 			}
 			rows = append(rows, row{"PNI", cat, evaluate(preds, labels, masks, defects)})
+			if *refine {
+				start := time.Now()
+				if err := p.FitRefinement(ctx, ds.Train); err != nil {
+					fail(err)
+				}
+				fit := time.Since(start)
+				start = time.Now()
+				if err := p.Refine(ctx, ds.Test, preds); err != nil {
+					fail(err)
+				}
+				fmt.Fprintf(os.Stderr, "%s: refinement fit %.1f s, %.1f ms/image, losses %.4f\n", cat, fit.Seconds(),
+					float64(time.Since(start).Milliseconds())/float64(len(preds)), p.RefineLosses())
+				rows = append(rows, row{"PNI + refinement", cat, evaluate(preds, labels, masks, defects)})
+			}
 		}
 		for _, f := range builtins {
 			s, err := f.Score(ctx, trainF, testF)
