@@ -180,7 +180,7 @@ type PNI struct {
 	ext      features.Extractor
 	bank     *knn.Index // embedding coreset
 	bankCent []int32    // nearest centroid of each bank row
-	bankImg  []int32    // train image of each bank row (Fit only; lets refinement leave an image out)
+	bankImg  []int32    // train image of each bank row (lets refinement leave an image out)
 	refine   *refiner
 	cents    *knn.Index // distribution coreset
 	position []float32  // [gh*gw, K] p(c | position)
@@ -643,6 +643,13 @@ func (p *PNI) Save(dir string) error {
 		}
 		ts["mlp:"+v.ScopeAndName()] = safetensors.Tensor{Shape: t.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](t)}
 	}
+	if len(p.bankImg) == p.bank.Len() {
+		img := make([]float32, len(p.bankImg))
+		for i, v := range p.bankImg {
+			img[i] = float32(v)
+		}
+		ts["bank_image"] = safetensors.Tensor{Shape: []int{len(img)}, Data: img}
+	}
 	if p.refine != nil {
 		if err := p.refine.addTensors(ts); err != nil {
 			return err
@@ -706,6 +713,18 @@ func Load(dir string) (*PNI, error) {
 			return nil, fmt.Errorf("%s: bank_centroid %d out of range", dir, int(v))
 		}
 		p.bankCent[i] = int32(v)
+	}
+	if t, ok := ts["bank_image"]; ok {
+		if len(t.Data) != p.bank.Len() {
+			return nil, fmt.Errorf("%s: pni checkpoint: bank_image has %d entries for %d bank rows", dir, len(t.Data), p.bank.Len())
+		}
+		p.bankImg = make([]int32, len(t.Data))
+		for i, v := range t.Data {
+			if v < 0 || v > math.MaxInt32 {
+				return nil, fmt.Errorf("%s: pni checkpoint: bank_image %v out of range", dir, v)
+			}
+			p.bankImg[i] = int32(v)
+		}
 	}
 	p.h, p.w, p.ch = m.ImageH, m.ImageW, m.Channels
 	p.pool = p.neighbourPool(bank.Shape[1])

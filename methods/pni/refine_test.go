@@ -5,10 +5,14 @@ import (
 	"math"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
 	"github.com/gonomaly/gonomaly/datasets"
 	"github.com/gonomaly/gonomaly/datasets/anomalysynth"
 	"github.com/gonomaly/gonomaly/datasets/synth"
 	"github.com/gonomaly/gonomaly/methods"
+	"github.com/gonomaly/gonomaly/methods/compute"
 	"github.com/gonomaly/gonomaly/methods/metrics"
 )
 
@@ -147,4 +151,45 @@ func normalIndices(s *datasets.Split) []int {
 		}
 	}
 	return idx
+}
+
+// TestRefineLoss checks the graph loss against a direct computation: mean squared error of the map and
+// of its forward differences along x and y with replicate padding (the last difference is zero).
+func TestRefineLoss(t *testing.T) {
+	const n, h, w = 2, 5, 7
+	pred, target := make([]float32, n*h*w), make([]float32, n*h*w)
+	for i := range pred {
+		pred[i] = float32(math.Sin(float64(i) * 0.7))
+		target[i] = float32(i%3) * 0.5
+	}
+	e := func(b, y, x int) float64 { i := (b*h+y)*w + x; return float64(pred[i] - target[i]) }
+	var l0, lx, ly float64
+	for b := 0; b < n; b++ {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				l0 += e(b, y, x) * e(b, y, x)
+				if x+1 < w {
+					d := e(b, y, x) - e(b, y, x+1)
+					lx += d * d
+				}
+				if y+1 < h {
+					d := e(b, y, x) - e(b, y+1, x)
+					ly += d * d
+				}
+			}
+		}
+	}
+	size := float64(n * h * w)
+	want := l0/size/2 + lx/size/4 + ly/size/4
+	exec, err := graph.NewExec(compute.MustBackend(), refineLoss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(pred, n, h, w, 1), tensors.FromFlatDataAndDimensions(target, n, h, w, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := float64(tensors.ToScalar[float32](out[0])); math.Abs(got-want) > 1e-5*want {
+		t.Fatalf("refine loss %v, want %v", got, want)
+	}
 }
