@@ -359,8 +359,11 @@ func (p *PNI) Refine(ctx context.Context, images methods.Images, preds []methods
 		if err != nil {
 			return fmt.Errorf("pni: refinement: %w", err)
 		}
-		if img.H != preds[i].Map.H || img.W != preds[i].Map.W {
-			return fmt.Errorf("pni: refinement: image %d is %dx%d, its map %dx%d", i, img.H, img.W, preds[i].Map.H, preds[i].Map.W)
+		if err := methods.CheckImage(i, img, p.h, p.w, p.ch); err != nil {
+			return fmt.Errorf("pni: refinement: %w", err)
+		}
+		if m := preds[i].Map; m.H != p.h || m.W != p.w || m.C != 1 || len(m.Pix) != p.h*p.w {
+			return fmt.Errorf("pni: refinement: map %d is %dx%dx%d, want %dx%dx1", i, m.H, m.W, m.C, p.h, p.w)
 		}
 		if preds[i].Map, err = p.refine.apply(cfg, img, preds[i].Map); err != nil {
 			return err
