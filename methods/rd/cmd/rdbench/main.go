@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gonomaly/gonomaly/datasets"
@@ -187,6 +188,10 @@ func paperTrainStep(ctx context.Context, v rd.Variant, batch int, seed uint64) e
 		mvtecTrain, steps, epoch.Minutes())
 	if v == rd.RD {
 		fmt.Printf(" plus the teacher once (%.1f min)", (time.Duration(mvtecTrain) * teacher / time.Duration(batch)).Minutes())
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		fmt.Printf("; peak RSS %.1f GiB", float64(ru.Maxrss)/(1<<20)) // kilobytes on Linux
 	}
 	fmt.Println()
 	return nil
