@@ -71,7 +71,9 @@ func PaperConfig(v Variant) Config {
 	return c
 }
 
-// CPUConfig fits a 60-image category on two CPU cores in about five minutes on the pure-Go backend.
+// CPUConfig fits a 60-image category on two CPU cores on the pure-Go backend in about 3-8 minutes (RD)
+// or 10-12 minutes (RD++, whose projection runs on the clean and the noisy batch and whose teacher runs
+// on a fresh noisy batch every step).
 // What it gives up against the paper: the teacher (ResNet-18 instead of Wide-ResNet-50-2), the
 // resolution (96 px: a 24x24 finest grid instead of 64x64), depth (one residual block per bottleneck and
 // decoder stage instead of the teacher's 3/4/6) and the schedule (10 epochs of batch 8 instead of 200
