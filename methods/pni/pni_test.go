@@ -65,15 +65,7 @@ func TestPNI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var masks []datasets.Image
-	for i := 0; i < ds.Test.Len(); i++ {
-		s, _ := ds.Test.Sample(i)
-		masks = append(masks, s.Mask)
-	}
-	r, err := metrics.Evaluate(preds, ds.Test.Labels(), masks, nil, metrics.Options{NoPerDefect: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := evaluate(t, preds, ds.Test)
 	t.Logf("seeded backbone: image AUROC %.3f, pixel AUROC %.3f, AUPRO %.3f", r.ImageAUROC, r.PixelAUROC, r.AUPRO)
 	if r.PixelAUROC < 0.8 {
 		t.Errorf("pixel AUROC %.3f, want >= 0.8", r.PixelAUROC)
@@ -128,4 +120,22 @@ func TestCatalogueEntry(t *testing.T) {
 	if c := Paper(); c.Centroids != 2048 || c.NeighbourRadius != 4 {
 		t.Fatalf("paper preset %+v", c)
 	}
+}
+
+// evaluate scores predictions for split with the project's metrics.
+func evaluate(t *testing.T, preds []methods.Prediction, split *datasets.Split) metrics.Report {
+	t.Helper()
+	var masks []datasets.Image
+	for i := 0; i < split.Len(); i++ {
+		s, err := split.Sample(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		masks = append(masks, s.Mask)
+	}
+	r, err := metrics.Evaluate(preds, split.Labels(), masks, nil, metrics.Options{NoPerDefect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

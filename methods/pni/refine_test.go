@@ -13,7 +13,6 @@ import (
 	"github.com/gonomaly/gonomaly/datasets/synth"
 	"github.com/gonomaly/gonomaly/methods"
 	"github.com/gonomaly/gonomaly/methods/compute"
-	"github.com/gonomaly/gonomaly/methods/metrics"
 )
 
 // heldOutError is the mean squared error, against the defect masks, of the network's map (Weight 1) and
@@ -98,15 +97,7 @@ func TestRefinement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var masks []datasets.Image
-	for i := 0; i < ds.Test.Len(); i++ {
-		s, _ := ds.Test.Sample(i)
-		masks = append(masks, s.Mask)
-	}
-	r, err := metrics.Evaluate(preds, ds.Test.Labels(), masks, nil, metrics.Options{NoPerDefect: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := evaluate(t, preds, ds.Test)
 	t.Logf("refined: image AUROC %.3f, pixel AUROC %.3f, AUPRO %.3f", r.ImageAUROC, r.PixelAUROC, r.AUPRO)
 	if r.PixelAUROC < 0.8 {
 		t.Errorf("refined pixel AUROC %.3f, want >= 0.8", r.PixelAUROC)
