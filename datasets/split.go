@@ -70,6 +70,20 @@ func (s *Split) Labels() []Label {
 	return out
 }
 
+// Masks loads the ground-truth mask of every item, in order (all zero for normal items): what the
+// pixel metrics compare anomaly maps with.
+func (s *Split) Masks() ([]Image, error) {
+	out := make([]Image, len(s.Items))
+	for i := range s.Items {
+		smp, err := s.Sample(i)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = smp.Mask
+	}
+	return out, nil
+}
+
 // Defects returns the defect type of every item, in order.
 func (s *Split) Defects() []string {
 	out := make([]string, len(s.Items))

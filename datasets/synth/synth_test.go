@@ -581,3 +581,26 @@ func TestWriteMVTecGrey(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitMasks(t *testing.T) {
+	ds, err := New("screw", Options{Size: 32, Train: 1, TestNormal: 2, TestPerDefect: 1, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	masks, err := ds.Test.Masks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(masks) != ds.Test.Len() {
+		t.Fatalf("%d masks for %d items", len(masks), ds.Test.Len())
+	}
+	for i, l := range ds.Test.Labels() {
+		var area float32
+		for _, v := range masks[i].Pix {
+			area += v
+		}
+		if (l == datasets.Normal) != (area == 0) {
+			t.Errorf("item %d (%v): mask area %v", i, l, area)
+		}
+	}
+}

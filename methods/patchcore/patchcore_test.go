@@ -177,13 +177,9 @@ func TestDetectsSyntheticDefects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var masks []datasets.Image
-	for i := 0; i < ds.Test.Len(); i++ {
-		s, err := ds.Test.Sample(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		masks = append(masks, s.Mask)
+	masks, err := ds.Test.Masks()
+	if err != nil {
+		t.Fatal(err)
 	}
 	r, err := metrics.Evaluate(preds, ds.Test.Labels(), masks, nil, metrics.Options{NoPerDefect: true})
 	if err != nil {

@@ -125,13 +125,9 @@ func TestCatalogueEntry(t *testing.T) {
 // evaluate scores predictions for split with the project's metrics.
 func evaluate(t *testing.T, preds []methods.Prediction, split *datasets.Split) metrics.Report {
 	t.Helper()
-	var masks []datasets.Image
-	for i := 0; i < split.Len(); i++ {
-		s, err := split.Sample(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		masks = append(masks, s.Mask)
+	masks, err := split.Masks()
+	if err != nil {
+		t.Fatal(err)
 	}
 	r, err := metrics.Evaluate(preds, split.Labels(), masks, nil, metrics.Options{NoPerDefect: true})
 	if err != nil {

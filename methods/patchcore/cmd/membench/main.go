@@ -142,13 +142,9 @@ func main() {
 }
 
 func truth(s *datasets.Split) ([]datasets.Label, []datasets.Image, []string) {
-	var masks []datasets.Image
-	for i := 0; i < s.Len(); i++ {
-		smp, err := s.Sample(i)
-		if err != nil {
-			fail(err)
-		}
-		masks = append(masks, smp.Mask)
+	masks, err := s.Masks()
+	if err != nil {
+		fail(err)
 	}
 	return s.Labels(), masks, s.Defects()
 }

@@ -206,15 +206,8 @@ type firstN struct {
 func (f firstN) Len() int { return min(f.n, f.Images.Len()) }
 
 func truth(split *datasets.Split) ([]datasets.Label, []datasets.Image, []string, error) {
-	var masks []datasets.Image
-	for i := 0; i < split.Len(); i++ {
-		s, err := split.Sample(i)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		masks = append(masks, s.Mask)
-	}
-	return split.Labels(), masks, split.Defects(), nil
+	masks, err := split.Masks()
+	return split.Labels(), masks, split.Defects(), err
 }
 
 func split(s string) []string {
