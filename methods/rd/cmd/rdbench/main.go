@@ -80,24 +80,15 @@ func main() {
 
 // measure fits one variant on one category and prints a markdown row.
 func measure(ctx context.Context, cfg rd.Config, cat string, train int, seed uint64) error {
-	ds, err := synth.New(cat, synth.Options{Size: cfg.ImageSize, Seed: seed, Train: train, TestNormal: 20, TestPerDefect: 8})
+	d, ds, fit, err := fitTimed(ctx, cfg, cat, synth.Options{Seed: seed, Train: train, TestNormal: 20, TestPerDefect: 8})
 	if err != nil {
 		return err
 	}
-	d, err := rd.New(cfg)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	if err := d.Fit(ctx, ds.Train); err != nil {
-		return err
-	}
-	fit := time.Since(start)
 	// Warm up (compiles the inference graph for both batch shapes), then time a second pass.
 	if _, err := d.Predict(ctx, ds.Test); err != nil {
 		return err
 	}
-	start = time.Now()
+	start := time.Now()
 	preds, err := d.Predict(ctx, ds.Test)
 	if err != nil {
 		return err
@@ -123,25 +114,16 @@ func paperInference(ctx context.Context, v rd.Variant, n int, seed uint64) error
 	cfg := rd.PaperConfig(v)
 	cfg.Weights = "random"
 	cfg.Epochs, cfg.BatchSize = 1, 1
-	ds, err := synth.New("carpet", synth.Options{Size: cfg.ImageSize, Seed: seed, Train: 1, TestNormal: n, TestPerDefect: 1})
+	d, ds, step, err := fitTimed(ctx, cfg, "carpet", synth.Options{Seed: seed, Train: 1, TestNormal: n, TestPerDefect: 1})
 	if err != nil {
 		return err
 	}
-	d, err := rd.New(cfg)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	if err := d.Fit(ctx, ds.Train); err != nil {
-		return err
-	}
-	step := time.Since(start)
 	// The first Predict compiles the inference graph; time a second pass.
 	test := firstN{ds.Test, n}
 	if _, err := d.Predict(ctx, test); err != nil {
 		return err
 	}
-	start = time.Now()
+	start := time.Now()
 	preds, err := d.Predict(ctx, test)
 	if err != nil {
 		return err
@@ -159,25 +141,16 @@ func paperTrainStep(ctx context.Context, v rd.Variant, batch int, seed uint64) e
 	cfg := rd.PaperConfig(v)
 	cfg.Weights = "random"
 	cfg.Epochs, cfg.BatchSize = 1, batch
-	ds, err := synth.New("carpet", synth.Options{Size: cfg.ImageSize, Seed: seed, Train: batch, TestNormal: 1, TestPerDefect: 1})
-	if err != nil {
-		return err
-	}
-	d, err := rd.New(cfg)
-	if err != nil {
-		return err
-	}
 	var step time.Duration
 	ctx = methods.WithProgress(ctx, func(e methods.Event) {
 		if strings.HasSuffix(e.Task, ": training") && e.Done == 1 && !e.Finished {
 			step = e.Elapsed
 		}
 	})
-	start := time.Now()
-	if err := d.Fit(ctx, ds.Train); err != nil {
+	_, _, total, err := fitTimed(ctx, cfg, "carpet", synth.Options{Seed: seed, Train: batch, TestNormal: 1, TestPerDefect: 1})
+	if err != nil {
 		return err
 	}
-	total := time.Since(start)
 	teacher := total - step
 	const mvtecTrain = 200 // a typical MVTec AD category's normal training images
 	steps := mvtecTrain / batch
@@ -195,6 +168,25 @@ func paperTrainStep(ctx context.Context, v rd.Variant, batch int, seed uint64) e
 	}
 	fmt.Println()
 	return nil
+}
+
+// fitTimed renders a synthetic category at the preset's image size and fits a detector on its train
+// split, returning both and the wall time of Fit.
+func fitTimed(ctx context.Context, cfg rd.Config, cat string, opts synth.Options) (*rd.Detector, *datasets.Dataset, time.Duration, error) {
+	opts.Size = cfg.ImageSize
+	ds, err := synth.New(cat, opts)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	d, err := rd.New(cfg)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	start := time.Now()
+	if err := d.Fit(ctx, ds.Train); err != nil {
+		return nil, nil, 0, err
+	}
+	return d, ds, time.Since(start), nil
 }
 
 // firstN is the first n images of a set.
