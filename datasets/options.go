@@ -169,6 +169,51 @@ func (s *DiskSource) Load(it Item) (Sample, error) {
 	return Sample{Item: it, Image: im, Mask: mask}, nil
 }
 
+// LoadMask implements MaskSource: it returns the item's mask as Load would, reading only the image
+// file's header (for its size) and the mask file, never decoding the image. Errors name the file.
+func (s *DiskSource) LoadMask(it Item) (Image, error) {
+	o := s.Options
+	if it.ImagePath == "" {
+		return Image{}, fmt.Errorf("item %q has no image path", it.ID)
+	}
+	cfg, err := DecodeConfigFile(it.ImagePath, o.Limits)
+	if err != nil {
+		return Image{}, err
+	}
+	W, H := cfg.Width, cfg.Height
+	if it.MaskPath == "" {
+		if it.Label != Normal {
+			return Image{}, nil // as Load: an anomalous item without a mask file has an empty mask
+		}
+		if o.ImageSize > 0 {
+			W, H = o.ImageSize, o.ImageSize
+		}
+		if o.CropSize > 0 {
+			if o.CropSize > W || o.CropSize > H {
+				return Image{}, fmt.Errorf("%s: centre crop %dx%d does not fit in image %dx%d", it.ImagePath, o.CropSize, o.CropSize, W, H)
+			}
+			W, H = o.CropSize, o.CropSize
+		}
+		return NewImage(H, W, 1), nil
+	}
+	mask, err := DecodeMaskFile(it.MaskPath, o.Limits)
+	if err != nil {
+		return Image{}, err
+	}
+	if mask.H != H || mask.W != W {
+		return Image{}, fmt.Errorf("%s: mask is %dx%d but image %s is %dx%d", it.MaskPath, mask.W, mask.H, it.ImagePath, W, H)
+	}
+	if o.ImageSize > 0 {
+		mask = ResizeNearest(mask, o.ImageSize, o.ImageSize)
+	}
+	if o.CropSize > 0 {
+		if mask, err = CenterCrop(mask, o.CropSize, o.CropSize); err != nil {
+			return Image{}, fmt.Errorf("%s: %w", it.MaskPath, err)
+		}
+	}
+	return mask, nil
+}
+
 // SkippedFiles implements the optional interface Summary uses to count non-image files.
 func (s *DiskSource) SkippedFiles() []string { return s.Skipped }
 

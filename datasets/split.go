@@ -61,6 +61,37 @@ func (s *Split) Image(i int) (Image, error) {
 	return smp.Image, err
 }
 
+// ImageName returns where item i comes from, for error messages: its image file, or for generated
+// items the split's category and the item's ID. It implements methods.ImageNamer.
+func (s *Split) ImageName(i int) string {
+	if i < 0 || i >= len(s.Items) {
+		return fmt.Sprintf("%s/%s: item %d", s.Category, s.Name, i)
+	}
+	if p := s.Items[i].ImagePath; p != "" {
+		return p
+	}
+	return s.Category + "/" + s.Items[i].ID
+}
+
+// MaskSource is implemented by sources that can load an item's ground-truth mask without decoding its
+// image (DiskSource reads only the image's header for the size of a normal item's all-zero mask).
+type MaskSource interface {
+	LoadMask(it Item) (Image, error)
+}
+
+// Mask loads the ground-truth mask of item i (all zero for a normal item), without decoding the image
+// when the source is a MaskSource.
+func (s *Split) Mask(i int) (Image, error) {
+	if i < 0 || i >= len(s.Items) {
+		return Image{}, fmt.Errorf("%s/%s: index %d out of range [0,%d)", s.Category, s.Name, i, len(s.Items))
+	}
+	if ms, ok := s.Source.(MaskSource); ok {
+		return ms.LoadMask(s.Items[i])
+	}
+	smp, err := s.Sample(i)
+	return smp.Mask, err
+}
+
 // Labels returns the labels of all items, in order.
 func (s *Split) Labels() []Label {
 	out := make([]Label, len(s.Items))
@@ -71,15 +102,15 @@ func (s *Split) Labels() []Label {
 }
 
 // Masks loads the ground-truth mask of every item, in order (all zero for normal items): what the
-// pixel metrics compare anomaly maps with.
+// pixel metrics compare anomaly maps with. It decodes no image when the source is a MaskSource.
 func (s *Split) Masks() ([]Image, error) {
 	out := make([]Image, len(s.Items))
 	for i := range s.Items {
-		smp, err := s.Sample(i)
+		m, err := s.Mask(i)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = smp.Mask
+		out[i] = m
 	}
 	return out, nil
 }
