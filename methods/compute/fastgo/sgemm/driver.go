@@ -1,0 +1,273 @@
+package sgemm
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// minFlopsPerThread is the work below which another goroutine costs more (start-up, a second copy of the
+// packed operands, cold caches) than it saves; measured on the benchmarks' shapes.
+const minFlopsPerThread = 4 << 20
+
+// directRows is the largest row range for which B is read in place instead of packed: with so few rows
+// each B element is used a handful of times, and copying B would cost more than the strided reads.
+const directRows = 2
+
+// workspace holds one goroutine's packing buffers; they are pooled because a convolution calls Gemm per
+// layer and per batch, and fresh megabytes each time would be garbage.
+type workspace struct {
+	a, b, tmp      []float32
+	aBuf, bBuf     []float32
+	rowOff, colOff []int
+}
+
+var workspaces = sync.Pool{New: func() any { return new(workspace) }}
+
+func getWorkspace() *workspace { return workspaces.Get().(*workspace) }
+
+// aligned returns a slice of n floats starting on a 64-byte boundary, so that the kernels' full-vector
+// loads of packed data never straddle cache lines; buf is reused when large enough.
+func aligned(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n+16 {
+		*buf = make([]float32, n+16)
+	}
+	s := (*buf)[:cap(*buf)]
+	off := int((64 - uintptr(unsafe.Pointer(&s[0]))%64) % 64 / 4)
+	return s[off : off+n]
+}
+
+// balanced splits total into the fewest blocks of at most max and returns an equal block size rounded
+// up to unit, so that no block is a sliver (k = 300 with KC = 256 gives 152+148, not 256+44).
+func balanced(total, max, unit int) int {
+	blocks := (total + max - 1) / max
+	size := (total + blocks - 1) / blocks
+	return (size + unit - 1) / unit * unit
+}
+
+// gemm splits the product into a grid of tm×tn rectangles of C, one per goroutine, each computed by the
+// serial driver with its own packed copies. A grid rather than a shared packed B keeps the goroutines
+// free of barriers; the duplicated packing is small against the arithmetic once each goroutine has
+// minFlopsPerThread of it.
+func gemm(ki *kernelInfo, maxThreads, m, n, k int, a, b Operand, c []float32, ldc int, acc bool) {
+	t := maxThreads
+	if flops := 2 * m * n * k; flops/minFlopsPerThread < t {
+		t = max(flops/minFlopsPerThread, 1)
+	}
+	if t <= 1 {
+		ws := getWorkspace()
+		gemmRange(ki, ws, 0, m, 0, n, k, &a, &b, c, ldc, acc)
+		workspaces.Put(ws)
+		return
+	}
+	tm, tn := grid(t, m, n, k, ki)
+	mstep := balanced(m, (m+tm-1)/tm, ki.mr)
+	nstep := balanced(n, (n+tn-1)/tn, ki.nr)
+	var wg sync.WaitGroup
+	for i0 := 0; i0 < m; i0 += mstep {
+		for j0 := 0; j0 < n; j0 += nstep {
+			i1, j1 := min(i0+mstep, m), min(j0+nstep, n)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ws := getWorkspace()
+				gemmRange(ki, ws, i0, i1, j0, j1, k, &a, &b, c, ldc, acc)
+				workspaces.Put(ws)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// grid picks the factorisation tm·tn = t that minimises a goroutine's cost: its padded tile area (the
+// arithmetic) plus the operands it packs (k·(rows+cols), weighted as a few tile columns' worth).
+func grid(t, m, n, k int, ki *kernelInfo) (tm, tn int) {
+	best := -1
+	for cm := 1; cm <= t; cm++ {
+		if t%cm != 0 {
+			continue
+		}
+		cn := t / cm
+		rows := ((m+cm-1)/cm + ki.mr - 1) / ki.mr * ki.mr
+		cols := ((n+cn-1)/cn + ki.nr - 1) / ki.nr * ki.nr
+		cost := rows*cols + 8*(rows+cols)
+		if best < 0 || cost < best {
+			best, tm, tn = cost, cm, cn
+		}
+	}
+	return tm, tn
+}
+
+// gemmRange computes rows [i0, i1) × columns [j0, j1) of C on the calling goroutine.
+func gemmRange(ki *kernelInfo, ws *workspace, i0, i1, j0, j1, k int, a, b *Operand, c []float32, ldc int, acc bool) {
+	m, n := i1-i0, j1-j0
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k == 0 {
+		if !acc {
+			for i := i0; i < i1; i++ {
+				clear(c[i*ldc+j0 : i*ldc+j1])
+			}
+		}
+		return
+	}
+	mr, nr := ki.mr, ki.nr
+	kc := balanced(k, ki.kc, 1)
+	mc := balanced(m, ki.mc, mr)
+	nc := balanced(n, ki.nc, nr)
+	direct := m <= directRows*mr && b.RowIdx == nil && b.ColIdx == nil && b.ColStride == 1 &&
+		b.RowStride > 0 && (k-1)*b.RowStride+j1 <= len(b.Data)
+	abuf := aligned(&ws.aBuf, mc*kc)
+	bbuf := aligned(&ws.bBuf, nc*kc)
+	tmp := aligned(&ws.tmp, mr*nr)
+	for jc := j0; jc < j1; jc += nc {
+		nb := min(nc, j1-jc)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			load := acc || pc > 0
+			full := nb / nr * nr // columns covered by whole slivers
+			if direct {
+				if full < nb {
+					packB(ws, b, pc, kb, jc+full, nb-full, nr, bbuf[full*kb:])
+				}
+			} else {
+				packB(ws, b, pc, kb, jc, nb, nr, bbuf)
+			}
+			for ic := i0; ic < i1; ic += mc {
+				mb := min(mc, i1-ic)
+				packA(ws, a, ic, mb, pc, kb, mr, abuf)
+				for jr := 0; jr < nb; jr += nr {
+					bp, bstride := unsafe.Pointer(&bbuf[jr*kb]), nr
+					if direct && jr < full {
+						bp, bstride = unsafe.Pointer(&b.Data[pc*b.RowStride+jc+jr]), b.RowStride
+					}
+					w := min(nr, nb-jr)
+					for ir := 0; ir < mb; ir += mr {
+						ap := unsafe.Pointer(&abuf[ir*kb])
+						h := min(mr, mb-ir)
+						co := (ic+ir)*ldc + jc + jr
+						if h == mr && w == nr {
+							ki.micro(kb, ap, bp, bstride, unsafe.Pointer(&c[co]), ldc, load)
+							continue
+						}
+						ki.micro(kb, ap, bp, bstride, unsafe.Pointer(&tmp[0]), nr, false)
+						for i := 0; i < h; i++ {
+							dst := c[co+i*ldc : co+i*ldc+w]
+							src := tmp[i*nr : i*nr+w]
+							if load {
+								for j, v := range src {
+									dst[j] += v
+								}
+							} else {
+								copy(dst, src)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA copies rows [i0, i0+mb) × columns [p0, p0+kb) of a into mr-tall slivers: sliver s holds rows
+// i0+s·mr.. as kb consecutive groups of mr floats, zero-padded past the last row.
+func packA(ws *workspace, a *Operand, i0, mb, p0, kb, mr int, dst []float32) {
+	var co []int
+	if !(a.RowIdx == nil && a.RowStride == 1) && !(a.ColIdx == nil && a.ColStride == 1) {
+		co = offsets(&ws.colOff, kb, func(p int) int { return a.colOff(p0 + p) })
+	}
+	for ir := 0; ir < mb; ir += mr {
+		h := min(mr, mb-ir)
+		d := dst[ir*kb : ir*kb+mr*kb]
+		switch {
+		case a.RowIdx == nil && a.RowStride == 1:
+			// Columns are contiguous (a transposed dense matrix): each k step is one copy.
+			for p := 0; p < kb; p++ {
+				base := a.colOff(p0+p) + i0 + ir
+				copy(d[p*mr:p*mr+h], a.Data[base:base+h])
+				clear(d[p*mr+h : p*mr+mr])
+			}
+			continue
+		case a.ColIdx == nil && a.ColStride == 1:
+			for ii := 0; ii < h; ii++ {
+				base := a.rowOff(i0+ir+ii) + p0
+				src := a.Data[base : base+kb]
+				dd := d[ii:]
+				for p, v := range src {
+					dd[p*mr] = v
+				}
+			}
+		default:
+			for ii := 0; ii < h; ii++ {
+				ro := a.rowOff(i0 + ir + ii)
+				dd := d[ii:]
+				for p, o := range co {
+					dd[p*mr] = a.Data[ro+o]
+				}
+			}
+		}
+		if h < mr {
+			for p := 0; p < kb; p++ {
+				clear(d[p*mr+h : p*mr+mr])
+			}
+		}
+	}
+}
+
+// packB copies rows [p0, p0+kb) × columns [j0, j0+nb) of b into nr-wide slivers: sliver s holds columns
+// j0+s·nr.. as kb consecutive groups of nr floats, zero-padded past the last column.
+func packB(ws *workspace, b *Operand, p0, kb, j0, nb, nr int, dst []float32) {
+	var ro []int
+	if !(b.ColIdx == nil && b.ColStride == 1) && !(b.RowIdx == nil && b.RowStride == 1) {
+		ro = offsets(&ws.rowOff, kb, func(p int) int { return b.rowOff(p0 + p) })
+	}
+	for jr := 0; jr < nb; jr += nr {
+		w := min(nr, nb-jr)
+		d := dst[jr*kb : jr*kb+nr*kb]
+		switch {
+		case b.ColIdx == nil && b.ColStride == 1:
+			// Rows are contiguous (dense, or rows picked by an offset table): each k step is one copy.
+			for p := 0; p < kb; p++ {
+				base := b.rowOff(p0+p) + j0 + jr
+				copy(d[p*nr:p*nr+w], b.Data[base:base+w])
+				clear(d[p*nr+w : p*nr+nr])
+			}
+			continue
+		case b.RowIdx == nil && b.RowStride == 1:
+			for jj := 0; jj < w; jj++ {
+				base := b.colOff(j0+jr+jj) + p0
+				src := b.Data[base : base+kb]
+				dd := d[jj:]
+				for p, v := range src {
+					dd[p*nr] = v
+				}
+			}
+		default:
+			for jj := 0; jj < w; jj++ {
+				co := b.colOff(j0 + jr + jj)
+				dd := d[jj:]
+				for p, o := range ro {
+					dd[p*nr] = b.Data[o+co]
+				}
+			}
+		}
+		if w < nr {
+			for p := 0; p < kb; p++ {
+				clear(d[p*nr+w : p*nr+nr])
+			}
+		}
+	}
+}
+
+// offsets tabulates n offsets into buf, so the generic packing loops index a slice instead of
+// re-deciding between table and stride per element.
+func offsets(buf *[]int, n int, off func(int) int) []int {
+	if cap(*buf) < n {
+		*buf = make([]int, n)
+	}
+	s := (*buf)[:n]
+	for i := range s {
+		s[i] = off(i)
+	}
+	return s
+}

@@ -1,0 +1,45 @@
+//go:build amd64 && !purego
+
+package sgemm
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The assembly kernels compute an MR×NR tile over kc steps from packed A (MR floats a step) and B (NR
+// floats a step, bstride floats apart), storing into c or, when load != 0, adding to it.
+
+//go:noescape
+func kernelAVX512(kc int, a, b *float32, bstride int, c *float32, ldc int, load int)
+
+//go:noescape
+func kernelAVX2(kc int, a, b *float32, bstride int, c *float32, ldc int, load int)
+
+func microAVX512(kc int, a, b unsafe.Pointer, bstride int, c unsafe.Pointer, ldc int, load bool) {
+	kernelAVX512(kc, (*float32)(a), (*float32)(b), bstride, (*float32)(c), ldc, b2i(load))
+}
+
+func microAVX2(kc int, a, b unsafe.Pointer, bstride int, c unsafe.Pointer, ldc int, load bool) {
+	kernelAVX2(kc, (*float32)(a), (*float32)(b), bstride, (*float32)(c), ldc, b2i(load))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func init() {
+	// Block sizes: a KC×NR sliver of B (KC·128 bytes) stays in the 32-48 KiB L1 while MC/MR kernel calls
+	// stream MR×KC slivers of A from an MC×KC block sized for half of a 1 MiB L2 (the rest holds B
+	// panels and C); the KC×NC panel of B is meant for L3.
+	if cpu.X86.HasAVX512F {
+		kernels[AVX512] = &kernelInfo{mr: 14, nr: 32, kc: 256, mc: 336, nc: 2048, micro: microAVX512}
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		kernels[AVX2] = &kernelInfo{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048, micro: microAVX2}
+	}
+}
