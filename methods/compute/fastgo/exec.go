@@ -1,0 +1,257 @@
+package fastgo
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"runtime/debug"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+// tensor is a value during execution: a shape and its flat data ([]float32, []int32, ... []bool).
+type tensor struct {
+	shape shapes.Shape
+	data  any
+}
+
+// kernel computes one node's output into out.data, which the executor has allocated (not zeroed).
+type kernel func(ins []tensor, out tensor)
+
+// step is one node of the execution plan.
+type step struct {
+	node   *Node
+	ins    []int // node ids of the inputs
+	run    kernel
+	view   bool  // the output is ins[0]'s data with a new shape (no copy, no kernel)
+	outIdx int   // >= 0: the node is graph output outIdx and is written straight into its buffer
+	free   []int // storage ids released after this step
+}
+
+// Executable implements backends.Executable for graphs the executor fully supports.
+type Executable struct {
+	backend   *Backend
+	name      string
+	params    []*Node
+	outputs   []*Node
+	steps     []step
+	constants []*Node
+	numIDs    int
+	storage   []int // storage id of each node id (itself, or the node whose data a view shares)
+
+	arenas sync.Pool // *arena, reused across executions
+}
+
+var _ backends.Executable = (*Executable)(nil)
+
+// newExecutable lowers every reachable node, then plans storage: views share their input's storage,
+// and each storage is released after the last step that reads it (never parameters, constants or outputs).
+func newExecutable(b *Builder, outs []*Node) (*Executable, error) {
+	e := &Executable{backend: b.backend, name: b.name, params: b.params, outputs: outs, numIDs: len(b.nodes)}
+	nodes := reachable(b, outs)
+	e.storage = make([]int, len(b.nodes))
+	for i := range e.storage {
+		e.storage[i] = i
+	}
+	outIdx := map[int]int{}
+	for i, o := range outs {
+		if _, dup := outIdx[o.id]; dup {
+			return nil, fmt.Errorf("fastgo: graph %q lists node %d twice as output", b.name, o.id)
+		}
+		outIdx[o.id] = i
+	}
+	external := map[int]bool{} // storages the executor must not release
+	for _, n := range nodes {
+		switch n.op {
+		case backends.OpTypeParameter:
+			external[n.id] = true
+			continue
+		case backends.OpTypeConstant:
+			external[n.id] = true
+			e.constants = append(e.constants, n)
+			continue
+		}
+		run, view, err := lower(n)
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", n.op, n.shape, err)
+		}
+		s := step{node: n, run: run, view: view, outIdx: -1}
+		for _, in := range n.inputs {
+			s.ins = append(s.ins, in.id)
+		}
+		if view {
+			e.storage[n.id] = e.storage[n.inputs[0].id]
+		} else if i, ok := outIdx[n.id]; ok {
+			s.outIdx = i
+			external[n.id] = true
+		}
+		e.steps = append(e.steps, s)
+	}
+	for _, o := range outs {
+		external[e.storage[o.id]] = true
+	}
+	lastUse := map[int]int{} // storage -> step index
+	for i, s := range e.steps {
+		for _, in := range s.ins {
+			lastUse[e.storage[in]] = i
+		}
+		lastUse[e.storage[s.node.id]] = max(lastUse[e.storage[s.node.id]], i)
+	}
+	for st, i := range lastUse {
+		if !external[st] {
+			e.steps[i].free = append(e.steps[i].free, st)
+		}
+	}
+	return e, nil
+}
+
+// Finalize implements backends.Executable.
+func (e *Executable) Finalize() { e.steps = nil }
+
+// Inputs implements backends.Executable.
+func (e *Executable) Inputs() (names []string, inputShapes []shapes.Shape) {
+	for _, p := range e.params {
+		names = append(names, p.name)
+		inputShapes = append(inputShapes, p.shape)
+	}
+	return
+}
+
+// Outputs implements backends.Executable.
+func (e *Executable) Outputs() (outputShapes []shapes.Shape) {
+	for _, o := range e.outputs {
+		outputShapes = append(outputShapes, o.shape)
+	}
+	return
+}
+
+// Execute implements backends.Executable.
+func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends.DeviceNum) (results []backends.Buffer, err error) {
+	if e.steps == nil && len(e.outputs) > 0 {
+		return nil, fmt.Errorf("fastgo: executable %q was finalized", e.name)
+	}
+	if len(inputs) != len(e.params) {
+		return nil, fmt.Errorf("fastgo: executable %q takes %d inputs, got %d", e.name, len(e.params), len(inputs))
+	}
+	current := -1
+	defer func() {
+		if r := recover(); r != nil {
+			where := ""
+			if current >= 0 {
+				n := e.steps[current].node
+				where = fmt.Sprintf(" at %s -> %s", n.op, n.shape)
+			}
+			err = fmt.Errorf("fastgo: executing %q%s: %v", e.name, where, r)
+			if os.Getenv("GONOMALY_FASTGO_DEBUG") != "" {
+				err = fmt.Errorf("%w\n%s", err, debug.Stack())
+			}
+		}
+	}()
+	vals := make([]tensor, e.numIDs)
+	for i, p := range e.params {
+		shape, err := e.backend.BufferShape(inputs[i])
+		if err != nil {
+			return nil, err
+		}
+		if !shape.Equal(p.shape) {
+			return nil, fmt.Errorf("fastgo: executable %q input %d (%q) wants %s, got %s", e.name, i, p.name, p.shape, shape)
+		}
+		data, err := e.backend.BufferData(inputs[i])
+		if err != nil {
+			return nil, err
+		}
+		vals[p.id] = tensor{shape: p.shape, data: data}
+	}
+	for _, c := range e.constants {
+		vals[c.id] = tensor{shape: c.shape, data: c.constant}
+	}
+	results = make([]backends.Buffer, len(e.outputs))
+	ar, _ := e.arenas.Get().(*arena)
+	if ar == nil {
+		ar = &arena{}
+	}
+	defer e.arenas.Put(ar)
+	insBuf := make([]tensor, 0, 8)
+	for si := range e.steps {
+		s := &e.steps[si]
+		n := s.node
+		current = si
+		ins := insBuf[:0]
+		for _, id := range s.ins {
+			ins = append(ins, vals[id])
+		}
+		switch {
+		case s.view:
+			vals[n.id] = tensor{shape: n.shape, data: ins[0].data}
+		case s.outIdx >= 0:
+			buf, flat, err := e.backend.NewSharedBuffer(0, n.shape)
+			if err != nil {
+				return nil, err
+			}
+			results[s.outIdx] = buf
+			vals[n.id] = tensor{shape: n.shape, data: flat}
+			s.run(ins, vals[n.id])
+		default:
+			vals[n.id] = tensor{shape: n.shape, data: ar.get(n.shape.DType, n.shape.Size())}
+			s.run(ins, vals[n.id])
+		}
+		for _, st := range s.free {
+			ar.put(vals[st].data)
+		}
+	}
+	for i, o := range e.outputs {
+		if results[i] != nil {
+			continue
+		}
+		// Outputs that are parameters, constants or views: copied into a buffer of their own.
+		v := vals[o.id]
+		buf, flat, err := e.backend.NewSharedBuffer(0, o.shape)
+		if err != nil {
+			return nil, err
+		}
+		reflect.Copy(reflect.ValueOf(flat), reflect.ValueOf(v.data))
+		results[i] = buf
+	}
+	for i, d := range donate {
+		if d && i < len(inputs) {
+			_ = e.backend.BufferFinalize(inputs[i])
+		}
+	}
+	return results, nil
+}
+
+// arena keeps released buffers by dtype and length for reuse within and across executions.
+type arena struct {
+	free map[arenaKey][]any
+}
+
+type arenaKey struct {
+	dtype dtypes.DType
+	size  int
+}
+
+func (a *arena) get(dt dtypes.DType, size int) any {
+	k := arenaKey{dt, size}
+	if l := a.free[k]; len(l) > 0 {
+		d := l[len(l)-1]
+		a.free[k] = l[:len(l)-1]
+		return d
+	}
+	return reflect.MakeSlice(reflect.SliceOf(dt.GoType()), size, size).Interface()
+}
+
+func (a *arena) put(data any) {
+	if data == nil {
+		return
+	}
+	v := reflect.ValueOf(data)
+	dt := dtypes.FromGoType(v.Type().Elem())
+	if a.free == nil {
+		a.free = map[arenaKey][]any{}
+	}
+	k := arenaKey{dt, v.Len()}
+	a.free[k] = append(a.free[k], data)
+}

@@ -1,0 +1,587 @@
+package fastgo
+
+import (
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+// Data movement does not care what the elements mean, only their size: every dtype is moved as
+// unsigned words of its width.
+
+// words reinterprets a flat slice as a slice of its element width.
+func words[W any](data any) []W {
+	v := reflect.ValueOf(data)
+	if v.Len() == 0 {
+		return nil
+	}
+	var w W
+	n := v.Len() * int(v.Type().Elem().Size()) / int(unsafe.Sizeof(w))
+	return unsafe.Slice((*W)(v.UnsafePointer()), n)
+}
+
+// byWidth picks the instantiation of a generic kernel for the element width of dt.
+func byWidth(dt dtypes.DType, k1, k2, k4, k8 kernel) (kernel, error) {
+	switch dt.Size() {
+	case 1:
+		return k1, nil
+	case 2:
+		return k2, nil
+	case 4:
+		return k4, nil
+	case 8:
+		return k8, nil
+	}
+	return nil, unsupportedf("data movement of %s (%d bytes)", dt, dt.Size())
+}
+
+func stridesOf(dims []int) []int {
+	st := make([]int, len(dims))
+	s := 1
+	for a := len(dims) - 1; a >= 0; a-- {
+		st[a] = s
+		s *= dims[a]
+	}
+	return st
+}
+
+// copyStrided copies the box dims from src (starting at srcBase, srcStrides per axis) to dst
+// (dstBase, dstStrides), splitting the outer axis over the cores for large boxes.
+func copyStrided[W any](dst []W, dstBase int, dstStrides []int, src []W, srcBase int, srcStrides []int, dims []int) {
+	r := len(dims)
+	total := 1
+	for _, d := range dims {
+		total *= d
+	}
+	if total == 0 {
+		return
+	}
+	if r == 0 {
+		dst[dstBase] = src[srcBase]
+		return
+	}
+	outer := dims[0]
+	grain := max(1, elementGrain/max(1, total/outer))
+	parallelFor(outer, grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			copyBox(dst, dstBase+i*dstStrides[0], dstStrides[1:], src, srcBase+i*srcStrides[0], srcStrides[1:], dims[1:])
+		}
+	})
+}
+
+func copyBox[W any](dst []W, db int, ds []int, src []W, sb int, ss []int, dims []int) {
+	switch len(dims) {
+	case 0:
+		dst[db] = src[sb]
+		return
+	case 1:
+		n := dims[0]
+		if ds[0] == 1 && ss[0] == 1 {
+			copy(dst[db:db+n], src[sb:sb+n])
+			return
+		}
+		d, s := db, sb
+		for j := 0; j < n; j++ {
+			dst[d] = src[s]
+			d += ds[0]
+			s += ss[0]
+		}
+		return
+	}
+	for i := 0; i < dims[0]; i++ {
+		copyBox(dst, db+i*ds[0], ds[1:], src, sb+i*ss[0], ss[1:], dims[1:])
+	}
+}
+
+// stridedKernel: out (contiguous) = src[base + Σ idx·strides], for Transpose, Slice, BroadcastInDim, Reverse.
+func stridedKernel[W any](base int, strides []int) kernel {
+	return func(ins []tensor, out tensor) {
+		dims := out.shape.Dimensions
+		copyStrided(words[W](out.data), 0, stridesOf(dims), words[W](ins[0].data), base, strides, dims)
+	}
+}
+
+func lowerStrided(n *Node, base int, strides []int) (kernel, error) {
+	return byWidth(n.shape.DType, stridedKernel[uint8](base, strides), stridedKernel[uint16](base, strides),
+		stridedKernel[uint32](base, strides), stridedKernel[uint64](base, strides))
+}
+
+func lowerTranspose(n *Node) (kernel, error) {
+	perm := n.args[1].([]int)
+	inSt := stridesOf(n.inputs[0].shape.Dimensions)
+	st := make([]int, len(perm))
+	for a, p := range perm {
+		st[a] = inSt[p]
+	}
+	return lowerStrided(n, 0, st)
+}
+
+func lowerSlice(n *Node) (kernel, error) {
+	starts, strides := n.args[1].([]int), n.args[3].([]int)
+	inSt := stridesOf(n.inputs[0].shape.Dimensions)
+	base := 0
+	st := make([]int, len(inSt))
+	for a := range inSt {
+		base += starts[a] * inSt[a]
+		s := 1
+		if len(strides) > 0 {
+			s = strides[a]
+		}
+		st[a] = inSt[a] * s
+	}
+	return lowerStrided(n, base, st)
+}
+
+func lowerBroadcastInDim(n *Node) (kernel, error) {
+	axes := n.args[2].([]int)
+	in := n.inputs[0].shape
+	inSt := stridesOf(in.Dimensions)
+	st := make([]int, n.shape.Rank())
+	for i, a := range axes {
+		if in.Dimensions[i] != 1 {
+			st[a] = inSt[i]
+		}
+	}
+	return lowerStrided(n, 0, st)
+}
+
+func lowerReverse(n *Node) (kernel, error) {
+	axes := n.args[1].([]int)
+	dims := n.shape.Dimensions
+	st := stridesOf(dims)
+	base := 0
+	for _, a := range axes {
+		base += (dims[a] - 1) * st[a]
+		st[a] = -st[a]
+	}
+	return lowerStrided(n, base, st)
+}
+
+func lowerConcatenate(n *Node) (kernel, error) {
+	axis := n.args[0].(int)
+	k := func(copyFn func(ins []tensor, out tensor, axis int)) kernel {
+		return func(ins []tensor, out tensor) { copyFn(ins, out, axis) }
+	}
+	return byWidth(n.shape.DType, k(concat[uint8]), k(concat[uint16]), k(concat[uint32]), k(concat[uint64]))
+}
+
+func concat[W any](ins []tensor, out tensor, axis int) {
+	o := words[W](out.data)
+	dims := out.shape.Dimensions
+	outer := 1
+	for _, d := range dims[:axis] {
+		outer *= d
+	}
+	inner := 1
+	for _, d := range dims[axis+1:] {
+		inner *= d
+	}
+	row := dims[axis] * inner
+	parallelFor(outer, max(1, elementGrain/max(1, row)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			off := i * row
+			for _, in := range ins {
+				blk := in.shape.Dimensions[axis] * inner
+				copy(o[off:off+blk], words[W](in.data)[i*blk:(i+1)*blk])
+				off += blk
+			}
+		}
+	})
+}
+
+func lowerIota(n *Node) (kernel, error) {
+	axis := n.args[1].(int)
+	set, ok := setters[n.shape.DType]
+	if !ok {
+		return nil, unsupportedf("Iota of %s", n.shape.DType)
+	}
+	return func(_ []tensor, out tensor) {
+		dims := out.shape.Dimensions
+		inner := 1
+		for _, d := range dims[axis+1:] {
+			inner *= d
+		}
+		s := set(out.data)
+		for i := 0; i < out.shape.Size(); i++ {
+			s(i, float64((i/inner)%dims[axis]))
+		}
+	}, nil
+}
+
+// lowerPad: fill, then place the input at start offsets with interior spacing; negative padding drops
+// what falls outside.
+func lowerPad(n *Node) (kernel, error) {
+	cfg := n.args[2].([]backends.PadAxis)
+	in := n.inputs[0].shape
+	outDims := n.shape.Dimensions
+	outSt := stridesOf(outDims)
+	// Per axis: input range [lo, hi) that lands inside the output, and where it lands.
+	r := in.Rank()
+	srcBase, dstBase := 0, 0
+	box := make([]int, r)
+	srcSt := stridesOf(in.Dimensions)
+	dstSt := make([]int, r)
+	empty := false
+	for a := 0; a < r; a++ {
+		step := cfg[a].Interior + 1
+		lo := 0
+		for lo < in.Dimensions[a] && cfg[a].Start+lo*step < 0 {
+			lo++
+		}
+		hi := in.Dimensions[a]
+		for hi > lo && cfg[a].Start+(hi-1)*step >= outDims[a] {
+			hi--
+		}
+		if hi <= lo {
+			empty = true
+		}
+		box[a] = hi - lo
+		srcBase += lo * srcSt[a]
+		dstBase += (cfg[a].Start + lo*step) * outSt[a]
+		dstSt[a] = step * outSt[a]
+	}
+	mk := func(fill func(ins []tensor, out tensor), cp func(ins []tensor, out tensor)) kernel {
+		return func(ins []tensor, out tensor) {
+			fill(ins, out)
+			if !empty {
+				cp(ins, out)
+			}
+		}
+	}
+	fillW := func(w int) func(ins []tensor, out tensor) {
+		return func(ins []tensor, out tensor) {
+			switch w {
+			case 1:
+				fillWith(words[uint8](out.data), words[uint8](ins[1].data)[0])
+			case 2:
+				fillWith(words[uint16](out.data), words[uint16](ins[1].data)[0])
+			case 4:
+				fillWith(words[uint32](out.data), words[uint32](ins[1].data)[0])
+			case 8:
+				fillWith(words[uint64](out.data), words[uint64](ins[1].data)[0])
+			}
+		}
+	}
+	cpW := func(c func(dst, src any)) func(ins []tensor, out tensor) {
+		return func(ins []tensor, out tensor) { c(out.data, ins[0].data) }
+	}
+	w := n.shape.DType.Size()
+	return byWidth(n.shape.DType,
+		mk(fillW(w), cpW(func(d, s any) { copyStrided(words[uint8](d), dstBase, dstSt, words[uint8](s), srcBase, srcSt, box) })),
+		mk(fillW(w), cpW(func(d, s any) { copyStrided(words[uint16](d), dstBase, dstSt, words[uint16](s), srcBase, srcSt, box) })),
+		mk(fillW(w), cpW(func(d, s any) { copyStrided(words[uint32](d), dstBase, dstSt, words[uint32](s), srcBase, srcSt, box) })),
+		mk(fillW(w), cpW(func(d, s any) { copyStrided(words[uint64](d), dstBase, dstSt, words[uint64](s), srcBase, srcSt, box) })))
+}
+
+func fillWith[W any](s []W, v W) {
+	parallelFor(len(s), elementGrain*4, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s[i] = v
+		}
+	})
+}
+
+// indexReader reads integer index tensors of any integer dtype.
+func indexReader(t tensor) (func(i int) int, error) {
+	switch d := t.data.(type) {
+	case []int32:
+		return func(i int) int { return int(d[i]) }, nil
+	case []int64:
+		return func(i int) int { return int(d[i]) }, nil
+	case []int16:
+		return func(i int) int { return int(d[i]) }, nil
+	case []int8:
+		return func(i int) int { return int(d[i]) }, nil
+	case []uint8:
+		return func(i int) int { return int(d[i]) }, nil
+	case []uint16:
+		return func(i int) int { return int(d[i]) }, nil
+	case []uint32:
+		return func(i int) int { return int(d[i]) }, nil
+	case []uint64:
+		return func(i int) int { return int(d[i]) }, nil
+	}
+	return nil, fmt.Errorf("index tensor of type %T", t.data)
+}
+
+func isIntDType(dt dtypes.DType) bool { return dt.IsInt() }
+
+// gatherPlan holds XLA Gather's attributes resolved against the shapes.
+type gatherPlan struct {
+	operand, indices, out shapes.Shape
+	indexVectorAxis       int
+	offsetOutputAxes      []int
+	collapsed             []bool
+	startIndexMap         []int
+	sliceSizes            []int
+	batchAxes             []int // output axes that are not offset axes
+	windowOperandAxes     []int // operand axes of the window (not collapsed), in order
+}
+
+func lowerGather(n *Node) (kernel, error) {
+	if !isIntDType(n.inputs[1].shape.DType) {
+		return nil, unsupportedf("Gather with %s indices", n.inputs[1].shape.DType)
+	}
+	p := &gatherPlan{operand: n.inputs[0].shape, indices: n.inputs[1].shape, out: n.shape,
+		indexVectorAxis: n.args[2].(int), offsetOutputAxes: n.args[3].([]int),
+		startIndexMap: n.args[5].([]int), sliceSizes: n.args[6].([]int)}
+	p.collapsed = make([]bool, p.operand.Rank())
+	for _, a := range n.args[4].([]int) {
+		p.collapsed[a] = true
+	}
+	isOffset := make([]bool, p.out.Rank())
+	for _, a := range p.offsetOutputAxes {
+		isOffset[a] = true
+	}
+	for a := 0; a < p.out.Rank(); a++ {
+		if !isOffset[a] {
+			p.batchAxes = append(p.batchAxes, a)
+		}
+	}
+	for a := 0; a < p.operand.Rank(); a++ {
+		if !p.collapsed[a] {
+			p.windowOperandAxes = append(p.windowOperandAxes, a)
+		}
+	}
+	g := func(run func(ins []tensor, out tensor, p *gatherPlan)) kernel {
+		return func(ins []tensor, out tensor) { run(ins, out, p) }
+	}
+	return byWidth(n.shape.DType, g(gather[uint8]), g(gather[uint16]), g(gather[uint32]), g(gather[uint64]))
+}
+
+func gather[W any](ins []tensor, out tensor, p *gatherPlan) {
+	src, dst := words[W](ins[0].data), words[W](out.data)
+	idx, _ := indexReader(ins[1])
+	opSt, outSt, idxSt := stridesOf(p.operand.Dimensions), stridesOf(p.out.Dimensions), stridesOf(p.indices.Dimensions)
+	// Batch positions: the indices' dims without the index vector axis, in order (= output batch axes).
+	var idxBatchAxes []int
+	for a := 0; a < p.indices.Rank(); a++ {
+		if a != p.indexVectorAxis {
+			idxBatchAxes = append(idxBatchAxes, a)
+		}
+	}
+	nBatch := 1
+	for _, a := range idxBatchAxes {
+		nBatch *= p.indices.Dimensions[a]
+	}
+	vecLen := len(p.startIndexMap)
+	vecSt := 0
+	if p.indexVectorAxis < p.indices.Rank() {
+		vecSt = idxSt[p.indexVectorAxis]
+	}
+	box := make([]int, len(p.windowOperandAxes))
+	srcBoxSt := make([]int, len(box))
+	dstBoxSt := make([]int, len(box))
+	for i, a := range p.windowOperandAxes {
+		box[i] = p.sliceSizes[a]
+		srcBoxSt[i] = opSt[a]
+		dstBoxSt[i] = outSt[p.offsetOutputAxes[i]]
+	}
+	boxSize := 1
+	for _, d := range box {
+		boxSize *= d
+	}
+	parallelFor(nBatch, max(1, elementGrain/max(1, boxSize*4)), func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			// Decompose b over the batch axes (row-major), find its indices offset and output offset.
+			rem, idxOff, outOff := b, 0, 0
+			for i := len(idxBatchAxes) - 1; i >= 0; i-- {
+				d := p.indices.Dimensions[idxBatchAxes[i]]
+				c := rem % d
+				rem /= d
+				idxOff += c * idxSt[idxBatchAxes[i]]
+				outOff += c * outSt[p.batchAxes[i]]
+			}
+			srcOff := 0
+			for k := 0; k < vecLen; k++ {
+				a := p.startIndexMap[k]
+				s := idx(idxOff + k*vecSt)
+				s = min(max(s, 0), p.operand.Dimensions[a]-p.sliceSizes[a])
+				srcOff += s * opSt[a]
+			}
+			copyBox(dst, outOff, dstBoxSt, src, srcOff, srcBoxSt, box)
+		}
+	})
+}
+
+// lowerScatterSum: XLA Scatter with addition; windows that fall partly outside the operand are skipped.
+func lowerScatterSum(n *Node) (kernel, error) {
+	if !isIntDType(n.inputs[1].shape.DType) {
+		return nil, unsupportedf("ScatterSum with %s indices", n.inputs[1].shape.DType)
+	}
+	switch n.shape.DType {
+	case dtypes.Float32:
+		return scatterKernel[float32](n), nil
+	case dtypes.Float64:
+		return scatterKernel[float64](n), nil
+	case dtypes.Int32:
+		return scatterKernel[int32](n), nil
+	}
+	return nil, unsupportedf("ScatterSum of %s", n.shape.DType)
+}
+
+func scatterKernel[T number](n *Node) kernel {
+	opShape, idxShape, updShape := n.inputs[0].shape, n.inputs[1].shape, n.inputs[2].shape
+	indexVectorAxis := n.args[3].(int)
+	updateWindowAxes := n.args[4].([]int)
+	inserted := make([]bool, opShape.Rank())
+	for _, a := range n.args[5].([]int) {
+		inserted[a] = true
+	}
+	toOperand := n.args[6].([]int)
+	isWindow := make([]bool, updShape.Rank())
+	for _, a := range updateWindowAxes {
+		isWindow[a] = true
+	}
+	var updScatterAxes []int
+	for a := 0; a < updShape.Rank(); a++ {
+		if !isWindow[a] {
+			updScatterAxes = append(updScatterAxes, a)
+		}
+	}
+	var idxBatchAxes []int
+	for a := 0; a < idxShape.Rank(); a++ {
+		if a != indexVectorAxis {
+			idxBatchAxes = append(idxBatchAxes, a)
+		}
+	}
+	var windowOperandAxes []int
+	for a := 0; a < opShape.Rank(); a++ {
+		if !inserted[a] {
+			windowOperandAxes = append(windowOperandAxes, a)
+		}
+	}
+	opSt, idxSt, updSt := stridesOf(opShape.Dimensions), stridesOf(idxShape.Dimensions), stridesOf(updShape.Dimensions)
+	vecSt := 0
+	if indexVectorAxis < idxShape.Rank() {
+		vecSt = idxSt[indexVectorAxis]
+	}
+	box := make([]int, len(updateWindowAxes))
+	for i, a := range updateWindowAxes {
+		box[i] = updShape.Dimensions[a]
+	}
+	return func(ins []tensor, out tensor) {
+		o := out.data.([]T)
+		copy(o, ins[0].data.([]T))
+		upd := ins[2].data.([]T)
+		idx, _ := indexReader(ins[1])
+		nScatter := 1
+		for _, a := range updScatterAxes {
+			nScatter *= updShape.Dimensions[a]
+		}
+		start := make([]int, opShape.Rank())
+		for s := 0; s < nScatter; s++ {
+			rem, idxOff, updOff := s, 0, 0
+			for i := len(updScatterAxes) - 1; i >= 0; i-- {
+				d := updShape.Dimensions[updScatterAxes[i]]
+				c := rem % d
+				rem /= d
+				updOff += c * updSt[updScatterAxes[i]]
+				idxOff += c * idxSt[idxBatchAxes[i]]
+			}
+			for a := range start {
+				start[a] = 0
+			}
+			for k, a := range toOperand {
+				start[a] = idx(idxOff + k*vecSt)
+			}
+			ok := true
+			for i, a := range windowOperandAxes {
+				if start[a] < 0 || start[a]+box[i] > opShape.Dimensions[a] {
+					ok = false
+				}
+			}
+			for a := range start {
+				if inserted[a] && (start[a] < 0 || start[a] >= opShape.Dimensions[a]) {
+					ok = false
+				}
+			}
+			if !ok {
+				continue
+			}
+			opOff := 0
+			for a := range start {
+				opOff += start[a] * opSt[a]
+			}
+			addBox(o, opOff, windowOperandAxes, opSt, upd, updOff, updateWindowAxes, updSt, box)
+		}
+	}
+}
+
+func addBox[T number](o []T, oOff int, oAxes, oSt []int, u []T, uOff int, uAxes, uSt []int, box []int) {
+	if len(box) == 0 {
+		o[oOff] += u[uOff]
+		return
+	}
+	if len(box) == 1 {
+		os, us := oSt[oAxes[0]], uSt[uAxes[0]]
+		for j := 0; j < box[0]; j++ {
+			o[oOff+j*os] += u[uOff+j*us]
+		}
+		return
+	}
+	for j := 0; j < box[0]; j++ {
+		addBox(o, oOff+j*oSt[oAxes[0]], oAxes[1:], oSt, u, uOff+j*uSt[uAxes[0]], uAxes[1:], uSt, box[1:])
+	}
+}
+
+// lowerDynamicSlice: the start indices (scalars) are clamped so the slice fits, as in XLA.
+func lowerDynamicSlice(n *Node) (kernel, error) {
+	sizes := n.args[2].([]int)
+	in := n.inputs[0].shape
+	st := stridesOf(in.Dimensions)
+	k := func(cp func(dst, src any, base int)) kernel {
+		return func(ins []tensor, out tensor) {
+			base := 0
+			for a := range sizes {
+				r, _ := indexReader(ins[1+a])
+				s := min(max(r(0), 0), in.Dimensions[a]-sizes[a])
+				base += s * st[a]
+			}
+			cp(out.data, ins[0].data, base)
+		}
+	}
+	outSt := stridesOf(n.shape.Dimensions)
+	return byWidth(n.shape.DType,
+		k(func(d, s any, b int) { copyStrided(words[uint8](d), 0, outSt, words[uint8](s), b, st, sizes) }),
+		k(func(d, s any, b int) { copyStrided(words[uint16](d), 0, outSt, words[uint16](s), b, st, sizes) }),
+		k(func(d, s any, b int) { copyStrided(words[uint32](d), 0, outSt, words[uint32](s), b, st, sizes) }),
+		k(func(d, s any, b int) { copyStrided(words[uint64](d), 0, outSt, words[uint64](s), b, st, sizes) }))
+}
+
+func lowerDynamicUpdateSlice(n *Node) (kernel, error) {
+	in, upd := n.inputs[0].shape, n.inputs[1].shape
+	st, updSt := stridesOf(in.Dimensions), stridesOf(upd.Dimensions)
+	k := func(cp func(dst, src, upd any, base int)) kernel {
+		return func(ins []tensor, out tensor) {
+			base := 0
+			for a := range upd.Dimensions {
+				r, _ := indexReader(ins[2+a])
+				s := min(max(r(0), 0), in.Dimensions[a]-upd.Dimensions[a])
+				base += s * st[a]
+			}
+			cp(out.data, ins[0].data, ins[1].data, base)
+		}
+	}
+	return byWidth(n.shape.DType,
+		k(func(d, s, u any, b int) {
+			copy(words[uint8](d), words[uint8](s))
+			copyStrided(words[uint8](d), b, st, words[uint8](u), 0, updSt, upd.Dimensions)
+		}),
+		k(func(d, s, u any, b int) {
+			copy(words[uint16](d), words[uint16](s))
+			copyStrided(words[uint16](d), b, st, words[uint16](u), 0, updSt, upd.Dimensions)
+		}),
+		k(func(d, s, u any, b int) {
+			copy(words[uint32](d), words[uint32](s))
+			copyStrided(words[uint32](d), b, st, words[uint32](u), 0, updSt, upd.Dimensions)
+		}),
+		k(func(d, s, u any, b int) {
+			copy(words[uint64](d), words[uint64](s))
+			copyStrided(words[uint64](d), b, st, words[uint64](u), 0, updSt, upd.Dimensions)
+		}))
+}
