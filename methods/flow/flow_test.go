@@ -254,3 +254,43 @@ func logAbsDet(a []float64, d int) float64 {
 	}
 	return sum
 }
+
+// TestActNormDataInit checks Glow's data-dependent initialisation: on the first training batch the
+// output has zero mean and unit variance per dimension, and later batches no longer re-initialise.
+func TestActNormDataInit(t *testing.T) {
+	const n, d = 500, 3
+	ctx := context.New()
+	rng := rand.New(rand.NewPCG(1, 1))
+	exec := context.MustNewExec(compute.MustBackend(), ctx, func(ctx *context.Context, x *graph.Node) *graph.Node {
+		ctx.SetTraining(x.Graph(), true)
+		y, _ := ActNorm{}.Forward(ctx, x, nil)
+		return y
+	})
+	momentsOf := func(y []float64) (mean, std [d]float64) {
+		for i, v := range y {
+			mean[i%d] += v / n
+		}
+		for i, v := range y {
+			std[i%d] += (v - mean[i%d]) * (v - mean[i%d]) / n
+		}
+		for j := range std {
+			std[j] = math.Sqrt(std[j])
+		}
+		return
+	}
+	first := flat(t, exec.MustExec(input(false, randData(rng, n, d, 3, 2), d))[0])
+	mean, std := momentsOf(first)
+	for j := 0; j < d; j++ {
+		if math.Abs(mean[j]) > 1e-4 || math.Abs(std[j]-1) > 1e-4 {
+			t.Errorf("first batch, dimension %d: mean %.5f, std %.5f after initialisation, want 0 and 1", j, mean[j], std[j])
+		}
+	}
+	// A second batch from another distribution keeps the first batch's statistics.
+	second := flat(t, exec.MustExec(input(false, randData(rng, n, d, -1, 4), d))[0])
+	mean, std = momentsOf(second)
+	for j := 0; j < d; j++ {
+		if math.Abs(mean[j]-(-2)) > 0.3 || math.Abs(std[j]-2) > 0.3 {
+			t.Errorf("second batch, dimension %d: mean %.3f, std %.3f, want about -2 and 2 (no re-initialisation)", j, mean[j], std[j])
+		}
+	}
+}
