@@ -13,6 +13,9 @@ const minFlopsPerThread = 4 << 20
 // each B element is used a handful of times, and copying B would cost more than the strided reads.
 const directRows = 2
 
+// directCols is the widest C for which a dense A is read in place instead of packed (see inPlace).
+var directCols = 512
+
 // workspace holds one goroutine's packing buffers; they are pooled because a convolution calls Gemm per
 // layer and per batch, and fresh megabytes each time would be garbage.
 type workspace struct {
@@ -115,42 +118,51 @@ func gemmRange(ki *kernelInfo, ws *workspace, i0, i1, j0, j1, k int, a, b *Opera
 	kc := balanced(k, ki.kc, 1)
 	mc := balanced(m, ki.mc, mr)
 	nc := balanced(n, ki.nc, nr)
-	direct := m <= directRows*mr && b.RowIdx == nil && b.ColIdx == nil && b.ColStride == 1 &&
+	directB := m <= directRows*mr && b.RowIdx == nil && b.ColIdx == nil && b.ColStride == 1 &&
 		b.RowStride > 0 && (k-1)*b.RowStride+j1 <= len(b.Data)
+	ars, aks := inPlace(a, i1, k, n)
 	abuf := aligned(&ws.aBuf, mc*kc)
 	bbuf := aligned(&ws.bBuf, nc*kc)
 	tmp := aligned(&ws.tmp, mr*nr)
 	for jc := j0; jc < j1; jc += nc {
 		nb := min(nc, j1-jc)
+		fullN := nb / nr * nr // columns covered by whole slivers
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
 			load := acc || pc > 0
-			full := nb / nr * nr // columns covered by whole slivers
-			if direct {
-				if full < nb {
-					packB(ws, b, pc, kb, jc+full, nb-full, nr, bbuf[full*kb:])
+			if directB {
+				if fullN < nb {
+					packB(ws, b, pc, kb, jc+fullN, nb-fullN, nr, bbuf[fullN*kb:])
 				}
 			} else {
 				packB(ws, b, pc, kb, jc, nb, nr, bbuf)
 			}
 			for ic := i0; ic < i1; ic += mc {
 				mb := min(mc, i1-ic)
-				packA(ws, a, ic, mb, pc, kb, mr, abuf)
+				fullM := mb / mr * mr
+				if ars == 0 {
+					packA(ws, a, ic, mb, pc, kb, mr, abuf)
+				} else if fullM < mb {
+					packA(ws, a, ic+fullM, mb-fullM, pc, kb, mr, abuf[fullM*kb:])
+				}
 				for jr := 0; jr < nb; jr += nr {
 					bp, bstride := unsafe.Pointer(&bbuf[jr*kb]), nr
-					if direct && jr < full {
+					if directB && jr < fullN {
 						bp, bstride = unsafe.Pointer(&b.Data[pc*b.RowStride+jc+jr]), b.RowStride
 					}
 					w := min(nr, nb-jr)
 					for ir := 0; ir < mb; ir += mr {
-						ap := unsafe.Pointer(&abuf[ir*kb])
+						ap, rs, ks := unsafe.Pointer(&abuf[ir*kb]), 1, mr
+						if ars != 0 && ir < fullM {
+							ap, rs, ks = unsafe.Pointer(&a.Data[(ic+ir)*ars+pc*aks]), ars, aks
+						}
 						h := min(mr, mb-ir)
 						co := (ic+ir)*ldc + jc + jr
 						if h == mr && w == nr {
-							ki.micro(kb, ap, bp, bstride, unsafe.Pointer(&c[co]), ldc, load)
+							ki.micro(kb, ap, rs, ks, bp, bstride, unsafe.Pointer(&c[co]), ldc, load)
 							continue
 						}
-						ki.micro(kb, ap, bp, bstride, unsafe.Pointer(&tmp[0]), nr, false)
+						ki.micro(kb, ap, rs, ks, bp, bstride, unsafe.Pointer(&tmp[0]), nr, false)
 						for i := 0; i < h; i++ {
 							dst := c[co+i*ldc : co+i*ldc+w]
 							src := tmp[i*nr : i*nr+w]
@@ -167,6 +179,29 @@ func gemmRange(ki *kernelInfo, ws *workspace, i0, i1, j0, j1, k int, a, b *Opera
 			}
 		}
 	}
+}
+
+// inPlace returns A's strides (ars, aks) when the kernels should read it where it is rather than from
+// packed slivers, else (0, 0). Packing A costs a pass over m·k elements for every NC columns of C, which
+// the arithmetic repays only when there are many columns; for narrow C (convolutions with few output
+// channels, weight gradients) reading a dense A in place wins. Rows a multiple of 1 KiB apart would share
+// L1 sets and evict each other, so those stay packed.
+func inPlace(a *Operand, i1, k, n int) (ars, aks int) {
+	if a.RowIdx != nil || a.ColIdx != nil || n > directCols {
+		return 0, 0
+	}
+	switch {
+	case a.ColStride == 1 && a.RowStride > 0:
+		ars, aks = a.RowStride, 1
+	case a.RowStride == 1 && a.ColStride > 0:
+		ars, aks = 1, a.ColStride
+	default:
+		return 0, 0
+	}
+	if (i1-1)*ars+(k-1)*aks >= len(a.Data) || max(ars, aks)%256 == 0 {
+		return 0, 0
+	}
+	return ars, aks
 }
 
 // packA copies rows [i0, i0+mb) × columns [p0, p0+kb) of a into mr-tall slivers: sliver s holds rows

@@ -8,21 +8,20 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// The assembly kernels compute an MR×NR tile over kc steps from packed A (MR floats a step) and B (NR
-// floats a step, bstride floats apart), storing into c or, when load != 0, adding to it.
+// The assembly kernels have microFunc's contract, with load as 0 or 1; gen.go documents the registers.
 
 //go:noescape
-func kernelAVX512(kc int, a, b *float32, bstride int, c *float32, ldc int, load int)
+func kernelAVX512(kc int, a *float32, ars, aks int, b *float32, bstride int, c *float32, ldc int, load int)
 
 //go:noescape
-func kernelAVX2(kc int, a, b *float32, bstride int, c *float32, ldc int, load int)
+func kernelAVX2(kc int, a *float32, ars, aks int, b *float32, bstride int, c *float32, ldc int, load int)
 
-func microAVX512(kc int, a, b unsafe.Pointer, bstride int, c unsafe.Pointer, ldc int, load bool) {
-	kernelAVX512(kc, (*float32)(a), (*float32)(b), bstride, (*float32)(c), ldc, b2i(load))
+func microAVX512(kc int, a unsafe.Pointer, ars, aks int, b unsafe.Pointer, bstride int, c unsafe.Pointer, ldc int, load bool) {
+	kernelAVX512(kc, (*float32)(a), ars, aks, (*float32)(b), bstride, (*float32)(c), ldc, b2i(load))
 }
 
-func microAVX2(kc int, a, b unsafe.Pointer, bstride int, c unsafe.Pointer, ldc int, load bool) {
-	kernelAVX2(kc, (*float32)(a), (*float32)(b), bstride, (*float32)(c), ldc, b2i(load))
+func microAVX2(kc int, a unsafe.Pointer, ars, aks int, b unsafe.Pointer, bstride int, c unsafe.Pointer, ldc int, load bool) {
+	kernelAVX2(kc, (*float32)(a), ars, aks, (*float32)(b), bstride, (*float32)(c), ldc, b2i(load))
 }
 
 func b2i(b bool) int {

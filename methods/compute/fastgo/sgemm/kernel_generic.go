@@ -15,33 +15,33 @@ func init() {
 
 // microGeneric is the portable micro-kernel. It has the assembly kernels' contract, so the driver treats
 // every kernel alike.
-func microGeneric(kc int, ap, bp unsafe.Pointer, bstride int, cp unsafe.Pointer, ldc int, load bool) {
-	a := unsafe.Slice((*float32)(ap), kc*genericMR)
+func microGeneric(kc int, ap unsafe.Pointer, ars, aks int, bp unsafe.Pointer, bstride int, cp unsafe.Pointer, ldc int, load bool) {
+	a := unsafe.Slice((*float32)(ap), (kc-1)*aks+3*ars+1)
 	b := unsafe.Slice((*float32)(bp), (kc-1)*bstride+genericNR)
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
 	var c30, c31, c32, c33 float32
 	for p := 0; p < kc; p++ {
-		aa := a[p*genericMR : p*genericMR+4 : p*genericMR+4]
 		bb := b[p*bstride : p*bstride+4 : p*bstride+4]
 		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
+		aa := a[p*aks : p*aks+3*ars+1]
 		a0 := aa[0]
 		c00 += a0 * b0
 		c01 += a0 * b1
 		c02 += a0 * b2
 		c03 += a0 * b3
-		a1 := aa[1]
+		a1 := aa[ars]
 		c10 += a1 * b0
 		c11 += a1 * b1
 		c12 += a1 * b2
 		c13 += a1 * b3
-		a2 := aa[2]
+		a2 := aa[2*ars]
 		c20 += a2 * b0
 		c21 += a2 * b1
 		c22 += a2 * b2
 		c23 += a2 * b3
-		a3 := aa[3]
+		a3 := aa[3*ars]
 		c30 += a3 * b0
 		c31 += a3 * b1
 		c32 += a3 * b2

@@ -90,9 +90,10 @@ func (k Kernel) String() string {
 	return fmt.Sprintf("Kernel(%d)", int(k))
 }
 
-// microFunc computes an mr×nr tile over kc steps from a packed A sliver (mr floats a step) and B (nr
-// floats a step, bstride floats apart) into c with row stride ldc, adding to c when load is set.
-type microFunc func(kc int, a, b unsafe.Pointer, bstride int, c unsafe.Pointer, ldc int, load bool)
+// microFunc computes an mr×nr tile over kc steps into c (row stride ldc), adding to c when load is set.
+// A's element (i, p) is a[i*ars + p*aks] (a packed sliver has ars = 1, aks = mr; a dense matrix read in
+// place its strides); B holds nr floats a step, bstride floats apart.
+type microFunc func(kc int, a unsafe.Pointer, ars, aks int, b unsafe.Pointer, bstride int, c unsafe.Pointer, ldc int, load bool)
 
 // kernelInfo is a micro-kernel with the block sizes that suit it.
 type kernelInfo struct {

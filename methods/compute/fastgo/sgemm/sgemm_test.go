@@ -121,6 +121,15 @@ func TestGemmShapes(t *testing.T) {
 	if testing.Short() {
 		shapes = shapes[:12]
 	}
+	defer func(d int) { directCols = d }(directCols)
+	for _, dc := range []int{directCols, 0} {
+		// directCols = 0 packs every A, which the default reads in place for these narrow products.
+		directCols = dc
+		t.Run(fmt.Sprintf("directCols=%d", dc), func(t *testing.T) { testShapes(t, shapes) })
+	}
+}
+
+func testShapes(t *testing.T, shapes []shape) {
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(1, 2))
 		for _, s := range shapes {
@@ -235,7 +244,7 @@ func TestNaNPropagation(t *testing.T) {
 	forEachKernel(t, func(t *testing.T) {
 		a := make([]float32, m*k)
 		b := make([]float32, k*n)
-		a[5*k+100] = float32(math.NaN()) // row 5 of C all NaN, B being zero there
+		a[5*k+100] = float32(math.NaN())  // row 5 of C all NaN, B being zero there
 		b[200*n+7] = float32(math.Inf(1)) // column 7 of C all NaN (0·Inf), A being zero there
 		a[20*k+200] = 1                   // except row 20 … which becomes +Inf at (20, 7)
 		c := make([]float32, m*n)

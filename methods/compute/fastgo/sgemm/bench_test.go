@@ -1,0 +1,71 @@
+package sgemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"syscall"
+	"testing"
+)
+
+func processCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// benchShapes are the square reference product and shapes that convolutions of the method catalogue's
+// backbones produce (patches × weights, and the weight gradient with a transposed A).
+var benchShapes = []struct {
+	name    string
+	m, n, k int
+	transA  bool
+}{
+	{"1024", 1024, 1024, 1024, false},
+	{"conv_32768x64x576", 32768, 64, 576, false},
+	{"conv_3136x256x2304", 3136, 256, 2304, false},
+	{"conv_50176x64x147", 50176, 64, 147, false},
+	{"conv_784x1024x4608", 784, 1024, 4608, false},
+	{"skinny_8x1536x1536", 8, 1536, 1536, false},
+	{"gradT_576x64x32768", 576, 64, 32768, true},
+}
+
+// BenchmarkGemm reports GFLOP/s (2·m·n·k per product) per kernel and shape with the default thread count;
+// BenchmarkGemmSerial does the same on one goroutine.
+func BenchmarkGemm(b *testing.B)       { benchGemm(b, Gemm) }
+func BenchmarkGemmSerial(b *testing.B) { benchGemm(b, GemmSerial) }
+
+func benchGemm(b *testing.B, f func(m, n, k int, a, b Operand, c []float32, ldc int, accumulate bool)) {
+	defer SetKernel(Best())
+	r := rand.New(rand.NewPCG(1, 1))
+	for k := AVX512; k >= Generic; k-- {
+		if SetKernel(k) != nil {
+			continue
+		}
+		for _, s := range benchShapes {
+			if k == Generic && s.m*s.n*s.k > 1<<30 {
+				continue // minutes per product, and no one picks the generic kernel for speed
+			}
+			b.Run(fmt.Sprintf("%v/%s", k, s.name), func(b *testing.B) {
+				SetKernel(k)
+				ad := randSlice(r, s.m*s.k)
+				bd := randSlice(r, s.k*s.n)
+				c := make([]float32, s.m*s.n)
+				a := Dense(ad, s.k)
+				if s.transA {
+					a = DenseT(ad, s.m)
+				}
+				runtime.GC() // the operands' garbage would otherwise be collected on the clock
+				cpu0 := processCPU()
+				for b.Loop() {
+					f(s.m, s.n, s.k, a, Dense(bd, s.n), c, s.n, false)
+				}
+				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				// Per CPU-second: on a shared machine wall time counts other processes' turns, CPU time
+				// does not, so this is the figure to tune kernels and blocking by.
+				b.ReportMetric(flops/(processCPU()-cpu0)/1e9, "GFLOP/cpu-s")
+			})
+		}
+	}
+}
