@@ -123,27 +123,34 @@ const dotGemmGrain = 1 << 21
 
 func lowerDotGeneral(n *Node) (kernel, error) {
 	lhs, rhs := n.inputs[0].shape, n.inputs[1].shape
-	if lhs.DType != dtypes.Float32 {
-		return nil, unsupportedf("DotGeneral on %s", lhs.DType)
-	}
 	p, err := newDotPlan(lhs, rhs, n.args[1].([]int), n.args[2].([]int), n.args[4].([]int), n.args[5].([]int))
 	if err != nil {
 		return nil, err
 	}
-	return p.run, nil
+	return p.kernel(lhs.DType)
+}
+
+// kernel picks the float32 SGEMM path, or the plain loops used for float64 (gradient checks in tests).
+func (p *dotPlan) kernel(dt dtypes.DType) (kernel, error) {
+	switch dt {
+	case dtypes.Float32:
+		return p.run, nil
+	case dtypes.Float64:
+		return p.runPlain64, nil
+	}
+	return nil, unsupportedf("DotGeneral on %s", dt)
 }
 
 func lowerDot(n *Node) (kernel, error) {
 	lhs, rhs := n.inputs[0].shape, n.inputs[1].shape
-	if lhs.DType != dtypes.Float32 || lhs.Rank() < 1 || lhs.Rank() > 2 || rhs.Rank() < 1 || rhs.Rank() > 2 {
+	if lhs.Rank() < 1 || lhs.Rank() > 2 || rhs.Rank() < 1 || rhs.Rank() > 2 {
 		return nil, unsupportedf("Dot of %s and %s", lhs, rhs)
 	}
-	rc := []int{0}
-	p, err := newDotPlan(lhs, rhs, []int{lhs.Rank() - 1}, nil, rc, nil)
+	p, err := newDotPlan(lhs, rhs, []int{lhs.Rank() - 1}, nil, []int{0}, nil)
 	if err != nil {
 		return nil, err
 	}
-	return p.run, nil
+	return p.kernel(lhs.DType)
 }
 
 func (p *dotPlan) operands(a, b []float32, bi int) (gemmOperand, gemmOperand) {
@@ -171,6 +178,28 @@ func (p *dotPlan) run(ins []tensor, out tensor) {
 		for bi := lo; bi < hi; bi++ {
 			A, B := p.operands(a, b, bi)
 			gemmSerial(p.m, p.n, p.k, A, B, c[bi*mn:(bi+1)*mn], p.n, false)
+		}
+	})
+}
+
+func (p *dotPlan) runPlain64(ins []tensor, out tensor) {
+	a, b, c := ins[0].data.([]float64), ins[1].data.([]float64), out.data.([]float64)
+	parallelFor(p.batch*p.m, max(1, elementGrain/max(1, p.n*p.k)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			bi, i := r/p.m, r%p.m
+			ra := p.lhsBatch.offset(bi) + p.lhsM.offset(i)
+			rb := p.rhsBatch.offset(bi)
+			row := c[r*p.n : (r+1)*p.n]
+			for j := range row {
+				row[j] = 0
+			}
+			for q := 0; q < p.k; q++ {
+				av := a[ra+p.lhsK.offset(q)]
+				bq := rb + p.rhsK.offset(q)
+				for j := range row {
+					row[j] += av * b[bq+p.rhsN.offset(j)]
+				}
+			}
 		}
 	})
 }

@@ -26,10 +26,15 @@ type step struct {
 	node   *Node
 	ins    []int // node ids of the inputs
 	run    kernel
-	view   bool  // the output is ins[0]'s data with a new shape (no copy, no kernel)
-	outIdx int   // >= 0: the node is graph output outIdx and is written straight into its buffer
-	free   []int // storage ids released after this step
+	multi  multiKernel // set instead of run for operations with several outputs (children)
+	outs   []*Node     // the children of a multi-output operation
+	view   bool        // the output is ins[0]'s data with a new shape (no copy, no kernel)
+	outIdx int         // >= 0: the node is graph output outIdx and is written straight into its buffer
+	free   []int       // storage ids released after this step
 }
+
+// multiKernel computes the outputs of a multi-output operation into outs (allocated by the executor).
+type multiKernel func(ins []tensor, outs []tensor)
 
 // Executable implements backends.Executable for graphs the executor fully supports.
 type Executable struct {
@@ -74,17 +79,28 @@ func newExecutable(b *Builder, outs []*Node) (*Executable, error) {
 			e.constants = append(e.constants, n)
 			continue
 		}
-		run, view, err := lower(n)
+		if n.multiOf != nil {
+			if _, ok := outIdx[n.id]; ok {
+				external[n.id] = true
+			}
+			continue // computed by its parent's step
+		}
+		s := step{node: n, outIdx: -1}
+		var err error
+		if !n.shape.Ok() {
+			s.multi, s.outs, err = lowerMulti(n, b.nodes)
+		} else {
+			s.run, s.view, err = lower(n)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", n.op, n.shape, err)
 		}
-		s := step{node: n, run: run, view: view, outIdx: -1}
 		for _, in := range n.inputs {
 			s.ins = append(s.ins, in.id)
 		}
-		if view {
+		if s.view {
 			e.storage[n.id] = e.storage[n.inputs[0].id]
-		} else if i, ok := outIdx[n.id]; ok {
+		} else if i, ok := outIdx[n.id]; ok && s.multi == nil {
 			s.outIdx = i
 			external[n.id] = true
 		}
@@ -98,7 +114,12 @@ func newExecutable(b *Builder, outs []*Node) (*Executable, error) {
 		for _, in := range s.ins {
 			lastUse[e.storage[in]] = i
 		}
-		lastUse[e.storage[s.node.id]] = max(lastUse[e.storage[s.node.id]], i)
+		for _, c := range s.outs {
+			lastUse[c.id] = max(lastUse[c.id], i)
+		}
+		if s.multi == nil {
+			lastUse[e.storage[s.node.id]] = max(lastUse[e.storage[s.node.id]], i)
+		}
 	}
 	for st, i := range lastUse {
 		if !external[st] {
@@ -106,6 +127,16 @@ func newExecutable(b *Builder, outs []*Node) (*Executable, error) {
 		}
 	}
 	return e, nil
+}
+
+// outputIndex says whether n is a graph output, and which.
+func (e *Executable) outputIndex(n *Node) (int, bool) {
+	for i, o := range e.outputs {
+		if o == n {
+			return i, true
+		}
+	}
+	return -1, false
 }
 
 // Finalize implements backends.Executable.
@@ -184,6 +215,22 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 			ins = append(ins, vals[id])
 		}
 		switch {
+		case s.multi != nil:
+			outs := make([]tensor, len(s.outs))
+			for i, c := range s.outs {
+				if oi, ok := e.outputIndex(c); ok {
+					buf, flat, err := e.backend.NewSharedBuffer(0, c.shape)
+					if err != nil {
+						return nil, err
+					}
+					results[oi] = buf
+					outs[i] = tensor{shape: c.shape, data: flat}
+				} else {
+					outs[i] = tensor{shape: c.shape, data: ar.get(c.shape.DType, c.shape.Size())}
+				}
+				vals[c.id] = outs[i]
+			}
+			s.multi(ins, outs)
 		case s.view:
 			vals[n.id] = tensor{shape: n.shape, data: ins[0].data}
 		case s.outIdx >= 0:

@@ -35,28 +35,22 @@ func lower(n *Node) (run kernel, view bool, err error) {
 		run, err = lowerSlice(n)
 	case backends.OpTypeBroadcastInDim:
 		run, err = lowerBroadcastInDim(n)
-	case backends.OpTypeReverse:
-		run, err = lowerReverse(n)
 	case backends.OpTypeConcatenate:
 		run, err = lowerConcatenate(n)
 	case backends.OpTypeIota:
 		run, err = lowerIota(n)
-	case backends.OpTypePad:
-		run, err = lowerPad(n)
 	case backends.OpTypeGather:
 		run, err = lowerGather(n)
 	case backends.OpTypeScatterSum:
 		run, err = lowerScatterSum(n)
-	case backends.OpTypeDynamicSlice:
-		run, err = lowerDynamicSlice(n)
-	case backends.OpTypeDynamicUpdateSlice:
-		run, err = lowerDynamicUpdateSlice(n)
 	case backends.OpTypeReduceSum, backends.OpTypeReduceMax, backends.OpTypeReduceMin, backends.OpTypeReduceProduct:
 		run, err = lowerReduce(n)
 	case backends.OpTypeArgMinMax:
 		run, err = lowerArgMinMax(n)
 	case backends.OpTypeDotGeneral:
 		run, err = lowerDotGeneral(n)
+	case backends.OpTypeConvGeneral:
+		run, err = lowerConvGeneral(n)
 	case backends.OpTypeDot:
 		run, err = lowerDot(n)
 	default:

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"unsafe"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
@@ -149,18 +148,6 @@ func lowerBroadcastInDim(n *Node) (kernel, error) {
 	return lowerStrided(n, 0, st)
 }
 
-func lowerReverse(n *Node) (kernel, error) {
-	axes := n.args[1].([]int)
-	dims := n.shape.Dimensions
-	st := stridesOf(dims)
-	base := 0
-	for _, a := range axes {
-		base += (dims[a] - 1) * st[a]
-		st[a] = -st[a]
-	}
-	return lowerStrided(n, base, st)
-}
-
 func lowerConcatenate(n *Node) (kernel, error) {
 	axis := n.args[0].(int)
 	k := func(copyFn func(ins []tensor, out tensor, axis int)) kernel {
@@ -210,79 +197,6 @@ func lowerIota(n *Node) (kernel, error) {
 			s(i, float64((i/inner)%dims[axis]))
 		}
 	}, nil
-}
-
-// lowerPad: fill, then place the input at start offsets with interior spacing; negative padding drops
-// what falls outside.
-func lowerPad(n *Node) (kernel, error) {
-	cfg := n.args[2].([]backends.PadAxis)
-	in := n.inputs[0].shape
-	outDims := n.shape.Dimensions
-	outSt := stridesOf(outDims)
-	// Per axis: input range [lo, hi) that lands inside the output, and where it lands.
-	r := in.Rank()
-	srcBase, dstBase := 0, 0
-	box := make([]int, r)
-	srcSt := stridesOf(in.Dimensions)
-	dstSt := make([]int, r)
-	empty := false
-	for a := 0; a < r; a++ {
-		step := cfg[a].Interior + 1
-		lo := 0
-		for lo < in.Dimensions[a] && cfg[a].Start+lo*step < 0 {
-			lo++
-		}
-		hi := in.Dimensions[a]
-		for hi > lo && cfg[a].Start+(hi-1)*step >= outDims[a] {
-			hi--
-		}
-		if hi <= lo {
-			empty = true
-		}
-		box[a] = hi - lo
-		srcBase += lo * srcSt[a]
-		dstBase += (cfg[a].Start + lo*step) * outSt[a]
-		dstSt[a] = step * outSt[a]
-	}
-	mk := func(fill func(ins []tensor, out tensor), cp func(ins []tensor, out tensor)) kernel {
-		return func(ins []tensor, out tensor) {
-			fill(ins, out)
-			if !empty {
-				cp(ins, out)
-			}
-		}
-	}
-	fillW := func(w int) func(ins []tensor, out tensor) {
-		return func(ins []tensor, out tensor) {
-			switch w {
-			case 1:
-				fillWith(words[uint8](out.data), words[uint8](ins[1].data)[0])
-			case 2:
-				fillWith(words[uint16](out.data), words[uint16](ins[1].data)[0])
-			case 4:
-				fillWith(words[uint32](out.data), words[uint32](ins[1].data)[0])
-			case 8:
-				fillWith(words[uint64](out.data), words[uint64](ins[1].data)[0])
-			}
-		}
-	}
-	cpW := func(c func(dst, src any)) func(ins []tensor, out tensor) {
-		return func(ins []tensor, out tensor) { c(out.data, ins[0].data) }
-	}
-	w := n.shape.DType.Size()
-	return byWidth(n.shape.DType,
-		mk(fillW(w), cpW(func(d, s any) { copyStrided(words[uint8](d), dstBase, dstSt, words[uint8](s), srcBase, srcSt, box) })),
-		mk(fillW(w), cpW(func(d, s any) { copyStrided(words[uint16](d), dstBase, dstSt, words[uint16](s), srcBase, srcSt, box) })),
-		mk(fillW(w), cpW(func(d, s any) { copyStrided(words[uint32](d), dstBase, dstSt, words[uint32](s), srcBase, srcSt, box) })),
-		mk(fillW(w), cpW(func(d, s any) { copyStrided(words[uint64](d), dstBase, dstSt, words[uint64](s), srcBase, srcSt, box) })))
-}
-
-func fillWith[W any](s []W, v W) {
-	parallelFor(len(s), elementGrain*4, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			s[i] = v
-		}
-	})
 }
 
 // indexReader reads integer index tensors of any integer dtype.
@@ -527,61 +441,4 @@ func addBox[T number](o []T, oOff int, oAxes, oSt []int, u []T, uOff int, uAxes,
 	for j := 0; j < box[0]; j++ {
 		addBox(o, oOff+j*oSt[oAxes[0]], oAxes[1:], oSt, u, uOff+j*uSt[uAxes[0]], uAxes[1:], uSt, box[1:])
 	}
-}
-
-// lowerDynamicSlice: the start indices (scalars) are clamped so the slice fits, as in XLA.
-func lowerDynamicSlice(n *Node) (kernel, error) {
-	sizes := n.args[2].([]int)
-	in := n.inputs[0].shape
-	st := stridesOf(in.Dimensions)
-	k := func(cp func(dst, src any, base int)) kernel {
-		return func(ins []tensor, out tensor) {
-			base := 0
-			for a := range sizes {
-				r, _ := indexReader(ins[1+a])
-				s := min(max(r(0), 0), in.Dimensions[a]-sizes[a])
-				base += s * st[a]
-			}
-			cp(out.data, ins[0].data, base)
-		}
-	}
-	outSt := stridesOf(n.shape.Dimensions)
-	return byWidth(n.shape.DType,
-		k(func(d, s any, b int) { copyStrided(words[uint8](d), 0, outSt, words[uint8](s), b, st, sizes) }),
-		k(func(d, s any, b int) { copyStrided(words[uint16](d), 0, outSt, words[uint16](s), b, st, sizes) }),
-		k(func(d, s any, b int) { copyStrided(words[uint32](d), 0, outSt, words[uint32](s), b, st, sizes) }),
-		k(func(d, s any, b int) { copyStrided(words[uint64](d), 0, outSt, words[uint64](s), b, st, sizes) }))
-}
-
-func lowerDynamicUpdateSlice(n *Node) (kernel, error) {
-	in, upd := n.inputs[0].shape, n.inputs[1].shape
-	st, updSt := stridesOf(in.Dimensions), stridesOf(upd.Dimensions)
-	k := func(cp func(dst, src, upd any, base int)) kernel {
-		return func(ins []tensor, out tensor) {
-			base := 0
-			for a := range upd.Dimensions {
-				r, _ := indexReader(ins[2+a])
-				s := min(max(r(0), 0), in.Dimensions[a]-upd.Dimensions[a])
-				base += s * st[a]
-			}
-			cp(out.data, ins[0].data, ins[1].data, base)
-		}
-	}
-	return byWidth(n.shape.DType,
-		k(func(d, s, u any, b int) {
-			copy(words[uint8](d), words[uint8](s))
-			copyStrided(words[uint8](d), b, st, words[uint8](u), 0, updSt, upd.Dimensions)
-		}),
-		k(func(d, s, u any, b int) {
-			copy(words[uint16](d), words[uint16](s))
-			copyStrided(words[uint16](d), b, st, words[uint16](u), 0, updSt, upd.Dimensions)
-		}),
-		k(func(d, s, u any, b int) {
-			copy(words[uint32](d), words[uint32](s))
-			copyStrided(words[uint32](d), b, st, words[uint32](u), 0, updSt, upd.Dimensions)
-		}),
-		k(func(d, s, u any, b int) {
-			copy(words[uint64](d), words[uint64](s))
-			copyStrided(words[uint64](d), b, st, words[uint64](u), 0, updSt, upd.Dimensions)
-		}))
 }
