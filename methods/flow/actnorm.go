@@ -14,13 +14,18 @@ import (
 // both train as ordinary parameters. Until initialised it is the identity.
 //
 // Variables in ctx's scope: trainable "bias" and "log_scale" [D], fixed "initialized" (0 or 1).
-type ActNorm struct{}
+type ActNorm struct {
+	// Epsilon is added to each dimension's batch standard deviation before inverting it, so that a
+	// constant dimension (a dead ReLU channel of an encoder) does not get an enormous scale; 0 means
+	// DefaultActNormEpsilon (1e-6, Glow's).
+	Epsilon float64
+}
 
-// actNormEpsilon guards the initial log-scale against a constant dimension.
-const actNormEpsilon = 1e-6
+// DefaultActNormEpsilon is ActNorm's default Epsilon.
+const DefaultActNormEpsilon = 1e-6
 
 // params returns the graph values of bias and logScale [1, D], initialising them from x when training.
-func (ActNorm) params(ctx *context.Context, x *graph.Node) (bias, logScale *graph.Node) {
+func (a ActNorm) params(ctx *context.Context, x *graph.Node) (bias, logScale *graph.Node) {
 	g := x.Graph()
 	d := x.Shape().Dimensions[1]
 	vctx := ctx.Checked(false).WithInitializer(initializers.Zero)
@@ -37,7 +42,11 @@ func (ActNorm) params(ctx *context.Context, x *graph.Node) (bias, logScale *grap
 	mean := graph.StopGradient(graph.ReduceAndKeep(x, graph.ReduceMean, 0))
 	centred := graph.Sub(x, mean)
 	std := graph.Sqrt(graph.ReduceAndKeep(graph.Square(centred), graph.ReduceMean, 0))
-	initLogScale := graph.StopGradient(graph.Neg(graph.Log(graph.AddScalar(std, actNormEpsilon))))
+	eps := a.Epsilon
+	if eps <= 0 {
+		eps = DefaultActNormEpsilon
+	}
+	initLogScale := graph.StopGradient(graph.Neg(graph.Log(graph.AddScalar(std, eps))))
 	keep := func(v, init *graph.Node) *graph.Node {
 		return graph.Add(graph.Mul(v, flag), graph.Mul(init, graph.OneMinus(flag)))
 	}

@@ -1,0 +1,126 @@
+package cflow
+
+import (
+	"context"
+	"errors"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gonomaly/gonomaly/datasets"
+	"github.com/gonomaly/gonomaly/datasets/synth"
+	"github.com/gonomaly/gonomaly/methods"
+	"github.com/gonomaly/gonomaly/methods/metrics"
+)
+
+// tinyConfig trains in seconds: a seeded ResNet-18 encoder at 64 px.
+func tinyConfig() Config {
+	c := CPU()
+	c.Weights = "random"
+	c.ImageSize = 64
+	c.MetaEpochs = 4
+	c.FibersPerImage = 64
+	return c
+}
+
+func tinyData(t *testing.T, category string) *datasets.Dataset {
+	t.Helper()
+	ds, err := synth.New(category, synth.Options{Size: 64, Seed: 3, Train: 16, TestNormal: 8, TestPerDefect: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// evaluate returns image and pixel AUROC of predictions on ds.Test.
+func evaluate(t *testing.T, preds []methods.Prediction, ds *datasets.Dataset) (image, pixel float64) {
+	t.Helper()
+	scores := make([]float64, len(preds))
+	labels := make([]bool, len(preds))
+	maps := make([]datasets.Image, len(preds))
+	for i, p := range preds {
+		scores[i] = float64(p.Score)
+		labels[i] = ds.Test.Items[i].Label == datasets.Anomalous
+		maps[i] = p.Map
+	}
+	image, err := metrics.AUROC(scores, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	masks, err := ds.Test.Masks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pixel, err = metrics.PixelAUROC(maps, masks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return image, pixel
+}
+
+func TestCFlowLearns(t *testing.T) {
+	ds := tinyData(t, "pill")
+	d, err := New(tinyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := d.Predict(ctx, ds.Test); !errors.Is(err, methods.ErrNotFitted) {
+		t.Fatalf("predict before fit: %v", err)
+	}
+	start := time.Now()
+	if err := d.Fit(ctx, ds.Train); err != nil {
+		t.Fatal(err)
+	}
+	fit := time.Since(start)
+	start = time.Now()
+	preds, err := d.Predict(ctx, ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred := time.Since(start)
+	if len(preds) != ds.Test.Len() || preds[0].Map.H != 64 || preds[0].Map.W != 64 {
+		t.Fatalf("got %d predictions of %dx%d", len(preds), preds[0].Map.H, preds[0].Map.W)
+	}
+	img, pix := evaluate(t, preds, ds)
+	h := d.History
+	t.Logf("CFLOW tiny (seeded encoder, 64 px, 16 images): fit %s, predict %s for %d images; meta-epoch losses %v; max log-likelihood per tap %v; image AUROC %.3f, pixel AUROC %.3f",
+		fit.Round(time.Millisecond), pred.Round(time.Millisecond), len(preds), h, d.MaxLogLikelihood, img, pix)
+	if len(h) != 4 || !(h[len(h)-1] < h[0]) {
+		t.Errorf("training loss did not fall: %v", h)
+	}
+	if img < 0.65 || pix < 0.7 {
+		t.Errorf("image AUROC %.3f (want >= 0.65), pixel AUROC %.3f (want >= 0.7): not clearly above chance", img, pix)
+	}
+
+	// Save, load, identical maps.
+	dir := filepath.Join(t.TempDir(), "cflow")
+	if err := d.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	back, err := methods.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := back.Predict(ctx, ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range preds {
+		for p, v := range preds[i].Map.Pix {
+			if w := again[i].Map.Pix[p]; math.Abs(float64(w-v)) > 1e-5 {
+				t.Fatalf("image %d pixel %d: %v after load, %v before", i, p, w, v)
+			}
+		}
+	}
+	// Wrong size is a clear error naming the size.
+	big, err := synth.New("grid", synth.Options{Size: 96, Seed: 3, Train: 1, TestNormal: 1, TestPerDefect: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := back.Predict(ctx, big.Test); err == nil || !strings.Contains(err.Error(), "96x96") {
+		t.Fatalf("wrong size: %v", err)
+	}
+}

@@ -1,0 +1,25 @@
+package cflow
+
+import "github.com/gonomaly/gonomaly/methods"
+
+func init() {
+	methods.Register(methods.Entry{
+		Name: Name, Display: "CFLOW-AD", Family: methods.DistributionMap,
+		Paper: methods.Paper{
+			Title:   "CFLOW-AD: Real-Time Unsupervised Anomaly Detection with Localization via Conditional Normalizing Flows",
+			Authors: "Denis Gudovskiy, Shun Ishizaka, Kazuki Kozuka", Venue: "WACV", Year: 2022,
+			URL: "https://arxiv.org/abs/2107.12571",
+		},
+		Summary: "Conditional normalizing flows, one per encoder scale and conditioned on position, give every feature vector a likelihood; unlikely is anomalous.",
+		Trains:  true, NeedsPretrained: true,
+		Presets: []string{methods.PresetPaper, methods.PresetCPU},
+		New: func(p string) (methods.Detector, error) {
+			cfg, err := presetConfig(p)
+			if err != nil {
+				return nil, err
+			}
+			return New(cfg)
+		},
+		Load: func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir) },
+	})
+}
