@@ -8,4 +8,6 @@ import (
 	_ "github.com/gonomaly/gonomaly/methods/pni"
 	// Teacher-student family.
 	_ "github.com/gonomaly/gonomaly/methods/rd"
+	// Distribution-map family.
+	_ "github.com/gonomaly/gonomaly/methods/cflow"
 )
