@@ -69,8 +69,9 @@ func trainingLoss(llPerDim *graph.Node) *graph.Node {
 	return graph.Neg(graph.ReduceAllMean(logSigmoid))
 }
 
-// learningRate is the authors' schedule at step `step` of `steps` in meta epoch `epoch`: linear warm-up
-// from lr/10 over the first WarmupMetaEpochs, then cosine decay per meta epoch to lr·DecayRate³.
+// learningRate is the authors' schedule at step `step` (counted from 0 in each meta epoch) of the
+// `steps` of meta epoch `epoch`: linear warm-up from lr/10 over the first WarmupMetaEpochs, then cosine
+// decay per meta epoch to lr·DecayRate³.
 func (c Config) learningRate(epoch, step, steps int) float64 {
 	lr := c.LearningRate
 	etaMin := lr * math.Pow(c.DecayRate, 3)
