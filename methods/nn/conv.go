@@ -1,8 +1,11 @@
 package nn
 
 import (
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gonomaly/gonomaly/methods/compute/fastgo"
 )
 
 // ConvConfig configures Conv2D. Zero values mean Stride 1, Padding 0, Dilation 1, Groups 1.
@@ -38,6 +41,12 @@ func (cfg ConvConfig) withDefaults() ConvConfig {
 // waste < wideRowsGain/Cout. A variable so tests can force either form.
 var wideRowsGain = 14.0
 
+// nativeConv says whether Conv2D emits ConvGeneral (forward and both gradients as convolutions) instead
+// of im2col plus products: on gonomaly's fastgo backend, whose ConvGeneral is an implicit GEMM that
+// never builds the patch matrix. GoMLX's pure-Go backend runs ConvGeneral 5-10x below its MatMul and
+// has no gradient for it, so there the im2col forms stay. A variable so tests can force either.
+var nativeConv = func(g *graph.Graph) bool { return g.Backend().Name() == fastgo.BackendName }
+
 // Conv2D convolves x [N,H,W,Cin] (NHWC) with kernel [KH,KW,Cin/Groups,Cout] (HWIO), returning
 // [N,Ho,Wo,Cout] with PyTorch's torch.nn.functional.conv2d semantics (cross-correlation, zero padding,
 // Ho = floor((H + 2*Padding - Dilation*(KH-1) - 1)/Stride) + 1).
@@ -57,6 +66,13 @@ var wideRowsGain = 14.0
 // See also ConvTranspose2D and the context layer Conv.
 func Conv2D(x, kernel *graph.Node, cfg ConvConfig) *graph.Node {
 	p := newConvPlan(x, kernel, cfg)
+	if p.native {
+		return withCustomGradient([]*graph.Node{x, kernel},
+			func(in []*graph.Node) *graph.Node { return p.nativeForward(in[0], in[1]) },
+			func(in []*graph.Node, _, v *graph.Node) []*graph.Node {
+				return []*graph.Node{p.nativeInputGradient(v, in[1]), p.nativeKernelGradient(in[0], v)}
+			})
+	}
 	var patches *graph.Node // built by forward, reused by backward
 	return withCustomGradient([]*graph.Node{x, kernel},
 		func(in []*graph.Node) *graph.Node {
@@ -78,6 +94,7 @@ type convPlan struct {
 	taps, rows                int // kernel taps; output pixels N*Ho*Wo
 	direct                    bool
 	wide                      bool
+	native                    bool       // ConvGeneral forward and gradients (see nativeConv)
 	wl                        wideLayout // for the wide rows form
 }
 
@@ -102,6 +119,7 @@ func newConvPlan(x, kernel *graph.Node, cfg ConvConfig) *convPlan {
 	p.taps = kd[0] * kd[1]
 	p.rows = p.win.n * p.win.ho * p.win.wo
 	p.direct = p.taps == 1 && !p.win.needsPadding() && cfg.Stride == 1
+	p.native = p.groups == 1 && nativeConv(x.Graph())
 	if !p.direct && p.groups == 1 {
 		p.wl = newWideLayout(p.win)
 		p.wide = p.wl.waste() < wideRowsGain/float64(p.cout)
@@ -196,4 +214,53 @@ func (p *convPlan) inputGradient(v, kernel *graph.Node) *graph.Node {
 	}
 	indices := graph.Const(v.Graph(), p.win.indices())
 	return col2im(graph.Reshape(dPatches, p.rows, p.taps, p.cin), indices, p.win, p.xd)
+}
+
+// nhwc lays out NHWC inputs and outputs with HWIO kernels for ConvGeneral.
+var nhwc = backends.ConvolveAxesConfig{
+	InputBatch: 0, InputSpatial: []int{1, 2}, InputChannels: 3,
+	KernelSpatial: []int{0, 1}, KernelInputChannels: 2, KernelOutputChannels: 3,
+	OutputBatch: 0, OutputSpatial: []int{1, 2}, OutputChannels: 3,
+}
+
+func (p *convPlan) nativeForward(x, kernel *graph.Node) *graph.Node {
+	s, pad, d := p.cfg.Stride, p.cfg.Padding, p.cfg.Dilation
+	return graph.ConvGeneral(x, kernel, nhwc, []int{s, s}, [][2]int{{pad, pad}, {pad, pad}}, []int{1, 1}, []int{d, d}, 1, 1)
+}
+
+// nativeKernelGradient is dK[kh,kw,ci,co] = Σ_{n,oy,ox} x[n, oy*s+kh*d-p, ox*s+kw*d-p, ci]·v[n,oy,ox,co]: a
+// convolution of x by v with the roles swapped (channels as batch, batch as channels, stride and
+// dilation exchanged), cropped at the high end where the forward pass never read.
+func (p *convPlan) nativeKernelGradient(x, v *graph.Node) *graph.Node {
+	s, pad, d := p.cfg.Stride, p.cfg.Padding, p.cfg.Dilation
+	win := p.win
+	extraH := (win.h + 2*pad - s*(win.ho-1) - 1) - d*(p.kd[0]-1)
+	extraW := (win.w + 2*pad - s*(win.wo-1) - 1) - d*(p.kd[1]-1)
+	axes := backends.ConvolveAxesConfig{
+		InputBatch: 3, InputChannels: 0, InputSpatial: []int{1, 2},
+		KernelInputChannels: 0, KernelOutputChannels: 3, KernelSpatial: []int{1, 2},
+		OutputBatch: 2, OutputSpatial: []int{0, 1}, OutputChannels: 3,
+	}
+	return graph.ConvGeneral(x, v, axes, []int{d, d}, [][2]int{{pad, pad - extraH}, {pad, pad - extraW}},
+		[]int{1, 1}, []int{s, s}, 1, 1)
+}
+
+// nativeInputGradient is the transposed convolution of v: v spread by the stride (input dilation),
+// convolved with the flipped kernel whose input and output channels are exchanged.
+func (p *convPlan) nativeInputGradient(v, kernel *graph.Node) *graph.Node {
+	s, pad, d := p.cfg.Stride, p.cfg.Padding, p.cfg.Dilation
+	kh, kw := p.kd[0], p.kd[1]
+	rev := make([]int32, p.taps)
+	for t := range rev {
+		rev[t] = int32(p.taps - 1 - t)
+	}
+	k := graph.Gather(graph.Reshape(kernel, p.taps, p.cin, p.cout),
+		graph.Const(v.Graph(), tensors.FromFlatDataAndDimensions(rev, p.taps, 1)))
+	k = graph.Reshape(graph.TransposeAllDims(k, 0, 2, 1), kh, kw, p.cout, p.cin)
+	win := p.win
+	remH := (win.h + 2*pad - d*(kh-1) - 1) % s
+	remW := (win.w + 2*pad - d*(kw-1) - 1) % s
+	loH, loW := d*(kh-1)-pad, d*(kw-1)-pad
+	return graph.ConvGeneral(v, k, nhwc, []int{1, 1}, [][2]int{{loH, loH + remH}, {loW, loW + remW}},
+		[]int{s, s}, []int{d, d}, 1, 1)
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"github.com/gonomaly/gonomaly/methods/compute/fastgo"
 	"math/rand/v2"
 	"testing"
 
@@ -32,15 +33,19 @@ var convCases = []struct {
 	{1, 12, 11, 3, 4, 7, ConvConfig{Stride: 2, Padding: 3}}, // stem-like
 }
 
-// forEachIm2col runs f with the wide-rows im2col forced on (where it applies) and forced off.
+// forEachIm2col runs f with each form of Conv2D: native ConvGeneral (on the fastgo backend), and the
+// wide-rows im2col forced on (where it applies) and forced off.
 func forEachIm2col(t *testing.T, f func(t *testing.T)) {
-	saved := wideRowsGain
-	defer func() { wideRowsGain = saved }()
+	savedGain, savedNative := wideRowsGain, nativeConv
+	defer func() { wideRowsGain, nativeConv = savedGain, savedNative }()
 	for _, mode := range []struct {
-		name string
-		gain float64
-	}{{"wide", 1e9}, {"gather", 0}} {
+		name   string
+		gain   float64
+		native bool
+	}{{"native", 0, true}, {"wide", 1e9, false}, {"gather", 0, false}} {
 		wideRowsGain = mode.gain
+		native := mode.native
+		nativeConv = func(g *graph.Graph) bool { return native && g.Backend().Name() == fastgo.BackendName }
 		t.Run(mode.name, f)
 	}
 }

@@ -38,7 +38,7 @@ type convPlan struct {
 
 func lowerConvGeneral(n *Node) (kernel, error) {
 	in, kr := n.inputs[0].shape, n.inputs[1].shape
-	if in.DType != dtypes.Float32 {
+	if in.DType != dtypes.Float32 && in.DType != dtypes.Float64 {
 		return nil, unsupportedf("ConvGeneral on %s", in.DType)
 	}
 	axes := n.args[2].(backends.ConvolveAxesConfig)
@@ -189,6 +189,9 @@ func lowerConvGeneral(n *Node) (kernel, error) {
 			p.canonical = false
 		}
 	}
+	if in.DType == dtypes.Float64 {
+		return p.runPlain64, nil
+	}
 	return p.run, nil
 }
 
@@ -242,4 +245,30 @@ func (p *convPlan) run(ins []tensor, out tensor) {
 	if !p.canonical {
 		copyStrided(o, 0, p.outDstStrides, c, 0, stridesOf(p.outDims), p.outDims)
 	}
+}
+
+// runPlain64 is the float64 convolution (gradient checks in tests) as plain loops over the same offsets.
+func (p *convPlan) runPlain64(ins []tensor, out tensor) {
+	x, k, o := ins[0].data.([]float64), ins[1].data.([]float64), out.data.([]float64)
+	src := x
+	if p.padded {
+		src = make([]float64, p.bufSize)
+		copyStrided(src, p.dstBase, p.dstStrides, x, p.srcBase, p.srcStrides, p.box)
+	}
+	c := make([]float64, p.rows*p.outF)
+	parallelFor(p.rows, 64, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			for g := range p.groups {
+				for j := 0; j < p.og; j++ {
+					kb := (g*p.og + j) * p.kColStride
+					var sum float64
+					for q, co := range p.colOffs[g] {
+						sum += src[int(p.rowOffs[r])+int(co)] * k[kb+int(p.kRowOffs[q])]
+					}
+					c[r*p.outF+g*p.og+j] = sum
+				}
+			}
+		}
+	})
+	copyStrided(o, 0, p.outDstStrides, c, 0, stridesOf(p.outDims), p.outDims)
 }
