@@ -65,7 +65,6 @@ func benchGemm(b *testing.B, f func(m, n, k int, a, b Operand, c []float32, ldc 
 				// Per CPU-second: on a shared machine wall time counts other processes' turns, CPU time
 				// does not, so this is the figure to tune kernels and blocking by.
 				b.ReportMetric(flops/(processCPU()-cpu0)/1e9, "GFLOP/cpu-s")
-				b.Logf("N=%d elapsed=%v cpu=%.3f", b.N, b.Elapsed(), processCPU()-cpu0)
 			})
 		}
 	}

@@ -11,9 +11,9 @@ const minFlopsPerThread = 4 << 20
 
 // directRows is the largest row range for which B is read in place instead of packed: with so few rows
 // each B element is used a handful of times, and copying B would cost more than the strided reads.
-const directRows = 2
+var directRows = 2
 
-// directCols is the widest C for which a dense A is read in place instead of packed (see inPlace).
+// directCols is the widest C for which A is read in place instead of packed when it can be (see colRuns).
 var directCols = 512
 
 // workspace holds one goroutine's packing buffers; they are pooled because a convolution calls Gemm per
@@ -22,6 +22,8 @@ type workspace struct {
 	a, b, tmp      []float32
 	aBuf, bBuf     []float32
 	rowOff, colOff []int
+	runs           []run
+	slivers        []sliver
 }
 
 var workspaces = sync.Pool{New: func() any { return new(workspace) }}
@@ -120,10 +122,13 @@ func gemmRange(ki *kernelInfo, ws *workspace, i0, i1, j0, j1, k int, a, b *Opera
 	nc := balanced(n, ki.nc, nr)
 	directB := m <= directRows*mr && b.RowIdx == nil && b.ColIdx == nil && b.ColStride == 1 &&
 		b.RowStride > 0 && (k-1)*b.RowStride+j1 <= len(b.Data)
-	ars, aks := inPlace(a, i1, k, n)
 	abuf := aligned(&ws.aBuf, mc*kc)
 	bbuf := aligned(&ws.bBuf, nc*kc)
 	tmp := aligned(&ws.tmp, mr*nr)
+	if cap(ws.slivers) < mc/mr {
+		ws.slivers = make([]sliver, mc/mr)
+	}
+	slivers := ws.slivers[:mc/mr]
 	for jc := j0; jc < j1; jc += nc {
 		nb := min(nc, j1-jc)
 		fullN := nb / nr * nr // columns covered by whole slivers
@@ -137,13 +142,22 @@ func gemmRange(ki *kernelInfo, ws *workspace, i0, i1, j0, j1, k int, a, b *Opera
 			} else {
 				packB(ws, b, pc, kb, jc, nb, nr, bbuf)
 			}
+			var runs []run
+			var minCol, maxCol int
+			if n <= directCols {
+				runs, minCol, maxCol = colRuns(a, pc, kb, &ws.runs)
+			}
 			for ic := i0; ic < i1; ic += mc {
 				mb := min(mc, i1-ic)
-				fullM := mb / mr * mr
-				if ars == 0 {
-					packA(ws, a, ic, mb, pc, kb, mr, abuf)
-				} else if fullM < mb {
-					packA(ws, a, ic+fullM, mb-fullM, pc, kb, mr, abuf[fullM*kb:])
+				for ir := 0; ir < mb; ir += mr {
+					sl := &slivers[ir/mr]
+					sl.first = -1
+					if runs != nil && mb-ir >= mr {
+						sl.first, sl.stride = rowRun(a, ic+ir, mr, minCol, maxCol)
+					}
+					if sl.first < 0 {
+						packA(ws, a, ic+ir, min(mr, mb-ir), pc, kb, mr, abuf[ir*kb:])
+					}
 				}
 				for jr := 0; jr < nb; jr += nr {
 					bp, bstride := unsafe.Pointer(&bbuf[jr*kb]), nr
@@ -152,17 +166,26 @@ func gemmRange(ki *kernelInfo, ws *workspace, i0, i1, j0, j1, k int, a, b *Opera
 					}
 					w := min(nr, nb-jr)
 					for ir := 0; ir < mb; ir += mr {
-						ap, rs, ks := unsafe.Pointer(&abuf[ir*kb]), 1, mr
-						if ars != 0 && ir < fullM {
-							ap, rs, ks = unsafe.Pointer(&a.Data[(ic+ir)*ars+pc*aks]), ars, aks
-						}
 						h := min(mr, mb-ir)
 						co := (ic+ir)*ldc + jc + jr
-						if h == mr && w == nr {
-							ki.micro(kb, ap, rs, ks, bp, bstride, unsafe.Pointer(&c[co]), ldc, load)
+						full := h == mr && w == nr
+						cp, cld, cload := unsafe.Pointer(&tmp[0]), nr, false
+						if full {
+							cp, cld, cload = unsafe.Pointer(&c[co]), ldc, load
+						}
+						if sl := slivers[ir/mr]; sl.first < 0 {
+							ki.micro(kb, unsafe.Pointer(&abuf[ir*kb]), 1, mr, bp, bstride, cp, cld, cload)
+						} else {
+							// A read in place, one kernel call per stretch of evenly spaced columns;
+							// all but the first add to what the earlier ones left in the tile.
+							for ri, r := range runs {
+								ki.micro(r.n, unsafe.Pointer(&a.Data[sl.first+r.off]), sl.stride, r.step,
+									unsafe.Add(bp, 4*r.start*bstride), bstride, cp, cld, cload || ri > 0)
+							}
+						}
+						if full {
 							continue
 						}
-						ki.micro(kb, ap, rs, ks, bp, bstride, unsafe.Pointer(&tmp[0]), nr, false)
 						for i := 0; i < h; i++ {
 							dst := c[co+i*ldc : co+i*ldc+w]
 							src := tmp[i*nr : i*nr+w]
@@ -181,27 +204,82 @@ func gemmRange(ki *kernelInfo, ws *workspace, i0, i1, j0, j1, k int, a, b *Opera
 	}
 }
 
-// inPlace returns A's strides (ars, aks) when the kernels should read it where it is rather than from
-// packed slivers, else (0, 0). Packing A costs a pass over m·k elements for every NC columns of C, which
-// the arithmetic repays only when there are many columns; for narrow C (convolutions with few output
-// channels, weight gradients) reading a dense A in place wins. Rows a multiple of 1 KiB apart would share
-// L1 sets and evict each other, so those stay packed.
-func inPlace(a *Operand, i1, k, n int) (ars, aks int) {
-	if a.RowIdx != nil || a.ColIdx != nil || n > directCols {
-		return 0, 0
+// Reading A in place instead of packing it: packing costs a pass over m·k elements for every NC columns
+// of C, which the arithmetic repays only when C has many columns. For narrow C (convolutions with few
+// output channels, weight gradients) the kernels read A where it is, which they can whenever an MR-row
+// sliver's rows are evenly spaced and its columns fall into long evenly spaced stretches: a dense or
+// transposed matrix, or an implicit im2col whose patches are rows of pixels and whose columns run over
+// contiguous channels.
+
+// run is a stretch of a KC block's columns [start, start+n) whose offsets are off, off+step, ….
+type run struct{ start, n, off, step int }
+
+// sliver says how the kernels read an MR-row sliver of A: packed (first < 0) or in place from rows at
+// offsets first, first+stride, ….
+type sliver struct{ first, stride int }
+
+// minRun is the shortest average stretch worth a kernel call of its own: each call loads and stores the
+// C tile, which a short stretch cannot repay.
+const minRun = 16
+
+// conflictStride reports strides (in floats) that map every row to the same few L1 sets: rows that far
+// apart evict each other and the B sliver, so such slivers are packed.
+func conflictStride(s int) bool { return s > 1 && s%512 == 0 }
+
+// colRuns splits columns [pc, pc+kb) of a into evenly spaced stretches and returns them with the least
+// and greatest column offset, or nil when the stretches are too short to read A in place.
+func colRuns(a *Operand, pc, kb int, buf *[]run) (runs []run, minCol, maxCol int) {
+	runs = (*buf)[:0]
+	if a.ColIdx == nil {
+		if a.ColStride <= 0 || conflictStride(a.ColStride) {
+			return nil, 0, 0
+		}
+		runs = append(runs, run{0, kb, pc * a.ColStride, a.ColStride})
+	} else {
+		idx := a.ColIdx[pc : pc+kb]
+		for p := 0; p < kb; {
+			r := run{start: p, n: 1, off: int(idx[p]), step: 1}
+			if p+1 < kb && idx[p+1] > idx[p] && !conflictStride(int(idx[p+1]-idx[p])) {
+				r.step = int(idx[p+1] - idx[p])
+				for r.n < kb-p && int(idx[p+r.n]) == r.off+r.n*r.step {
+					r.n++
+				}
+			}
+			runs = append(runs, r)
+			p += r.n
+		}
+		if kb < minRun*len(runs) {
+			*buf = runs
+			return nil, 0, 0
+		}
 	}
-	switch {
-	case a.ColStride == 1 && a.RowStride > 0:
-		ars, aks = a.RowStride, 1
-	case a.RowStride == 1 && a.ColStride > 0:
-		ars, aks = 1, a.ColStride
-	default:
-		return 0, 0
+	*buf = runs
+	minCol, maxCol = runs[0].off, runs[0].off
+	for _, r := range runs {
+		minCol = min(minCol, r.off)
+		maxCol = max(maxCol, r.off+(r.n-1)*r.step)
 	}
-	if (i1-1)*ars+(k-1)*aks >= len(a.Data) || max(ars, aks)%256 == 0 {
-		return 0, 0
+	return runs, minCol, maxCol
+}
+
+// rowRun returns the offset of row i and the spacing of rows i..i+mr-1 when they are evenly spaced and
+// every element the kernels would read lies inside a.Data, else (-1, 0).
+func rowRun(a *Operand, i, mr, minCol, maxCol int) (first, stride int) {
+	if a.RowIdx == nil {
+		first, stride = i*a.RowStride, a.RowStride
+	} else {
+		idx := a.RowIdx[i : i+mr]
+		first, stride = int(idx[0]), int(idx[1])-int(idx[0])
+		for ii := 2; ii < mr; ii++ {
+			if int(idx[ii])-int(idx[ii-1]) != stride {
+				return -1, 0
+			}
+		}
 	}
-	return ars, aks
+	if stride <= 0 || conflictStride(stride) || first+minCol < 0 || first+(mr-1)*stride+maxCol >= len(a.Data) {
+		return -1, 0
+	}
+	return first, stride
 }
 
 // packA copies rows [i0, i0+mb) × columns [p0, p0+kb) of a into mr-tall slivers: sliver s holds rows
@@ -224,7 +302,20 @@ func packA(ws *workspace, a *Operand, i0, mb, p0, kb, mr int, dst []float32) {
 			}
 			continue
 		case a.ColIdx == nil && a.ColStride == 1:
-			for ii := 0; ii < h; ii++ {
+			ii := 0
+			// Four rows at a time: one pass writes four adjacent floats per k step, with the bounds
+			// checks of the three extra rows proved away by reslicing them to the first's length.
+			for ; ii+4 <= h; ii += 4 {
+				r0 := a.Data[a.rowOff(i0+ir+ii)+p0:][:kb]
+				r1 := a.Data[a.rowOff(i0+ir+ii+1)+p0:][:len(r0)]
+				r2 := a.Data[a.rowOff(i0+ir+ii+2)+p0:][:len(r0)]
+				r3 := a.Data[a.rowOff(i0+ir+ii+3)+p0:][:len(r0)]
+				for p, v := range r0 {
+					dd := d[p*mr+ii : p*mr+ii+4 : p*mr+ii+4]
+					dd[0], dd[1], dd[2], dd[3] = v, r1[p], r2[p], r3[p]
+				}
+			}
+			for ; ii < h; ii++ {
 				base := a.rowOff(i0+ir+ii) + p0
 				src := a.Data[base : base+kb]
 				dd := d[ii:]

@@ -58,6 +58,17 @@ func layouts(r *rand.Rand, rows, cols int) []*matrix {
 	out = append(out, &matrix{name: "strided", op: Operand{Data: randSlice(r, max(rows*3*cols+2*cols, 1)), RowStride: 3 * cols, ColStride: 2}, rows: rows, cols: cols})
 	// Rows from a table but contiguous columns: the dense fast path with RowIdx.
 	out = append(out, &matrix{name: "rowtable", op: Operand{Data: randSlice(r, max(rows*(2*cols+1), 1)), RowIdx: rowIdx, ColStride: 1}, rows: rows, cols: cols})
+	// Evenly spaced rows from a table and columns in stretches of 20 contiguous offsets: what an
+	// implicit im2col looks like, read in place by stretches.
+	rs := 2*cols + 3
+	evenRows, runCols := make([]int32, rows), make([]int32, cols)
+	for i := range evenRows {
+		evenRows[i] = int32(i * rs)
+	}
+	for j := range runCols {
+		runCols[j] = int32(j + j/20)
+	}
+	out = append(out, &matrix{name: "runs", op: Operand{Data: randSlice(r, max(rows*rs+cols, 1)), RowIdx: evenRows, ColIdx: runCols}, rows: rows, cols: cols})
 	for _, mt := range out {
 		mt.fill()
 	}
@@ -183,10 +194,21 @@ func TestGemmThreads(t *testing.T) {
 	})
 }
 
-// TestImplicitIm2col multiplies a 3×3 "same" convolution's patches, read through offset tables from a
-// padded NHWC image, by the weights, and compares with the explicit im2col matrix.
+// TestImplicitIm2col multiplies a 3×3 convolution's patches, read through offset tables from a padded
+// NHWC image, by the weights, and compares with patches gathered without the tables. Channel counts give
+// column stretches too short and long enough to be read in place; the width makes MR-row slivers cross
+// image rows (unevenly spaced, so packed); stride 2 spaces rows two pixels apart.
 func TestImplicitIm2col(t *testing.T) {
-	const h, w, cin, cout = 9, 11, 5, 19
+	for _, tc := range []struct{ h, w, cin, cout, stride int }{
+		{9, 11, 5, 19, 1}, {9, 11, 16, 40, 1}, {7, 40, 24, 33, 2}, {5, 30, 3, 8, 1},
+	} {
+		t.Run(fmt.Sprintf("%dx%dx%d_to_%d_stride%d", tc.h, tc.w, tc.cin, tc.cout, tc.stride), func(t *testing.T) {
+			testIm2col(t, tc.h, tc.w, tc.cin, tc.cout, tc.stride)
+		})
+	}
+}
+
+func testIm2col(t *testing.T, h, w, cin, cout, stride int) {
 	r := rand.New(rand.NewPCG(5, 6))
 	pw := w + 2
 	img := make([]float32, (h+2)*pw*cin)
@@ -197,11 +219,12 @@ func TestImplicitIm2col(t *testing.T) {
 			}
 		}
 	}
-	m, k := h*w, 9*cin
+	oh, ow := (h-1)/stride+1, (w-1)/stride+1
+	m, k := oh*ow, 9*cin
 	rowIdx, colIdx := make([]int32, m), make([]int32, k)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			rowIdx[y*w+x] = int32((y*pw + x) * cin)
+	for y := 0; y < oh; y++ {
+		for x := 0; x < ow; x++ {
+			rowIdx[y*ow+x] = int32((y*stride*pw + x*stride) * cin)
 		}
 	}
 	for dy := 0; dy < 3; dy++ {
@@ -213,15 +236,15 @@ func TestImplicitIm2col(t *testing.T) {
 	}
 	a := &matrix{op: Operand{Data: img, RowIdx: rowIdx, ColIdx: colIdx}, rows: m, cols: k}
 	a.fill()
-	// The reference patches, built without the tables: patch (y, x), tap (dy, dx, c) is pixel
-	// (y+dy-1, x+dx-1) of the unpadded image, zero outside.
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
+	// The reference patches, built without the tables: patch (y, x), tap (dy, dx, c) is padded pixel
+	// (y·stride+dy, x·stride+dx).
+	for y := 0; y < oh; y++ {
+		for x := 0; x < ow; x++ {
 			for dy := 0; dy < 3; dy++ {
 				for dx := 0; dx < 3; dx++ {
 					for c := 0; c < cin; c++ {
-						want := float64(img[((y+dy)*pw+x+dx)*cin+c])
-						if got := a.values[(y*w+x)*k+(dy*3+dx)*cin+c]; got != want {
+						want := float64(img[((y*stride+dy)*pw+x*stride+dx)*cin+c])
+						if got := a.values[(y*ow+x)*k+(dy*3+dx)*cin+c]; got != want {
 							t.Fatalf("test tables wrong at patch (%d,%d) tap (%d,%d,%d)", y, x, dy, dx, c)
 						}
 					}
@@ -231,9 +254,12 @@ func TestImplicitIm2col(t *testing.T) {
 	}
 	b := layouts(r, k, cout)[0]
 	forEachKernel(t, func(t *testing.T) {
-		c := make([]float32, m*cout)
-		Gemm(m, cout, k, a.op, b.op, c, cout, false)
-		check(t, "im2col", m, cout, k, a, b, make([]float32, m*cout), c, cout, false)
+		for _, acc := range []bool{false, true} {
+			c0 := randSlice(r, m*cout)
+			c := append([]float32(nil), c0...)
+			Gemm(m, cout, k, a.op, b.op, c, cout, acc)
+			check(t, fmt.Sprintf("im2col acc=%v", acc), m, cout, k, a, b, c0, c, cout, acc)
+		}
 	})
 }
 
