@@ -183,6 +183,6 @@ type slicedImages struct {
 	lo, hi int
 }
 
-func (s slicedImages) Len() int                             { return s.hi - s.lo }
+func (s slicedImages) Len() int                            { return s.hi - s.lo }
 func (s slicedImages) Image(i int) (datasets.Image, error) { return s.Images.Image(s.lo + i) }
 func (s slicedImages) ImageName(i int) string              { return ImageName(s.Images, s.lo+i) }

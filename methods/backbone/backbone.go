@@ -20,6 +20,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gonomaly/gonomaly/methods"
 	"github.com/gonomaly/gonomaly/methods/nn"
 )
 
@@ -310,3 +311,9 @@ func (b *Backbone) block(prefix string, x *Node, stride int, convBN func(string,
 
 // relu is max(x, 0), against a scalar so no zero tensor is materialised.
 func relu(x *Node) *Node { return MaxScalar(x, 0) }
+
+// FromSettings builds the backbone a detector's shared settings name: s.Backbone with s.Weights, seeded
+// with s.BackboneSeed when no weights load, channel counts divided by s.WidthDiv.
+func FromSettings(s methods.Settings) (*Backbone, error) {
+	return New(s.Backbone, Options{Weights: s.Weights, Seed: s.BackboneSeed, WidthDiv: s.WidthDiv})
+}

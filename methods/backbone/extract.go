@@ -73,7 +73,7 @@ func (b *Backbone) Extract(ctx context.Context, images methods.Images, batchSize
 	batchSize = min(batchSize, n)
 	first, err := images.Image(0)
 	if err != nil {
-		return nil, fmt.Errorf("backbone %s: image 0: %w", b.arch, err)
+		return nil, fmt.Errorf("backbone %s: %w", b.arch, err)
 	}
 	h, w := first.H, first.W
 	if b.OutputSize("layer4", min(h, w)) < 1 || h < 1 || w < 1 {
@@ -102,7 +102,7 @@ func (b *Backbone) Extract(ctx context.Context, images methods.Images, batchSize
 			im := first
 			if i > 0 {
 				if im, err = images.Image(i); err != nil {
-					return nil, fmt.Errorf("backbone %s: image %d: %w", b.arch, i, err)
+					return nil, fmt.Errorf("backbone %s: %w", b.arch, err) // the images' error names the image
 				}
 			}
 			if err := putRGB(batch[(i-lo)*h*w*3:(i-lo+1)*h*w*3], im, h, w); err != nil {

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/gonomaly/gonomaly/datasets"
@@ -33,69 +34,65 @@ import (
 const Name = "patchcore"
 
 // FormatVersion is the checkpoint format this package writes and reads.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // Config is PatchCore's configuration. Zero fields take the documented defaults (the Paper preset's
 // values, except where noted).
 type Config struct {
-	// Backbone is the feature extractor architecture (backbone.Architectures); default
-	// "wide_resnet50_2" (the paper's).
-	Backbone string `json:"backbone"`
-	// Weights is backbone.Options.Weights: "" for ImageNet weights from the cache or hub (with a seeded
-	// fallback and a notice when offline), a local .safetensors path, or "random".
-	Weights string `json:"weights"`
-	// Seed drives the seeded backbone initialisation (when no weights load) and the coreset.
-	Seed uint64 `json:"seed"`
-	// WidthDiv divides the backbone's channel counts (tests and tiny experiments); default 1.
-	WidthDiv int `json:"width_div,omitempty"`
-	// InputSize is the image side the preset is meant for (the paper resizes to 256 and centre-crops
-	// 224). Load datasets at this size; Fit records whatever size the train images have and Predict
-	// requires the same.
-	InputSize int `json:"input_size"`
-	// Features is the patch-feature recipe (taps layer2+layer3, 3x3 neighbourhood, D = 1024).
+	// Settings are the fields every method shares (methods.Settings): ImageSize (default 224), Backbone
+	// (default "wide_resnet50_2", the paper's), Weights, WidthDiv, BackboneSeed (the seeded backbone),
+	// Seed (the coreset's random projection), FeatureBatch (the memory knob of Fit's extraction and of
+	// the streaming Predict) and ImageScore (default methods.ScoreReweighted, Eq. 7; also
+	// methods.ScorePatchMax and methods.ScoreMapMax).
+	methods.Settings
+	// Features is the patch-feature recipe (taps layer2+layer3, 3x3 neighbourhood, D = 1024); its
+	// BatchSize is replaced by FeatureBatch.
 	Features features.Config `json:"features"`
 	// CoresetRatio is the fraction of train patches kept in the bank: 0.01, 0.1 (default) or 0.25 in
 	// the paper. 1 keeps every patch.
 	CoresetRatio float64 `json:"coreset_ratio"`
 	// CoresetDim is the random-projection dimension of the coreset search; default 128.
 	CoresetDim int `json:"coreset_dim"`
-	// Reweight is b, the number of bank neighbours in the image-score re-weighting (Eq. 7); default 9.
-	// -1 disables re-weighting (image score = largest patch score).
+	// Reweight is b, the number of bank neighbours in the re-weighted image score (Eq. 7, ImageScore
+	// methods.ScoreReweighted); default 9.
 	Reweight int `json:"reweight"`
 	// Sigma is the Gaussian smoothing of the upsampled map; default 4.
 	Sigma float64 `json:"sigma"`
 }
 
-// Paper is the paper's recipe: Wide-ResNet-50-2, 224 px (256 resized, centre crop), layer2+layer3,
-// D = 1024, 10% coreset, b = 9, sigma 4.
+// paperSettings are the shared settings of the Paper preset.
+var paperSettings = methods.Settings{ImageSize: 224, Backbone: "wide_resnet50_2", BackboneSeed: methods.DefaultBackboneSeed,
+	FeatureBatch: methods.DefaultFeatureBatch, ImageScore: methods.ScoreReweighted}
+
+// Paper is the paper's recipe: Wide-ResNet-50-2, 224 px (the paper resizes to 256 and centre-crops 224:
+// datasets.Options{ImageSize: 256, CropSize: 224}), layer2+layer3, D = 1024, 10% coreset, re-weighted
+// image score with b = 9, sigma 4.
 func Paper() Config {
-	return Config{Backbone: "wide_resnet50_2", InputSize: 224, Features: features.Config{Dim: 1024},
+	return Config{Settings: paperSettings, Features: features.Config{Dim: 1024},
 		CoresetRatio: 0.1, CoresetDim: 128, Reweight: 9, Sigma: 4}
 }
 
 // CPU is a recipe that fits a category in minutes on two cores with GoMLX's pure-Go backend:
 // ResNet-18 at 128 px (a 16x16 patch grid), D = 256, 5% coreset. Same scoring as the paper.
 func CPU() Config {
-	return Config{Backbone: "resnet18", InputSize: 128, Features: features.Config{Dim: 256},
+	s := paperSettings
+	s.ImageSize, s.Backbone = 128, "resnet18"
+	return Config{Settings: s, Features: features.Config{Dim: 256},
 		CoresetRatio: 0.05, CoresetDim: 128, Reweight: 9, Sigma: 4}
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
-	if c.Backbone == "" {
-		c.Backbone = "wide_resnet50_2"
-	}
-	if c.InputSize <= 0 {
-		c.InputSize = 224
-	}
+	c.Settings = c.Settings.WithDefaults(paperSettings)
 	c.Features = c.Features.WithDefaults()
+	c.Features.BatchSize = c.FeatureBatch
 	if c.CoresetRatio <= 0 {
 		c.CoresetRatio = 0.1
 	}
 	if c.CoresetDim <= 0 {
 		c.CoresetDim = 128
 	}
-	if c.Reweight == 0 {
+	if c.Reweight <= 0 {
 		c.Reweight = 9
 	}
 	if c.Sigma <= 0 {
@@ -104,13 +101,13 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// PatchCore is the detector. Build it with New; it implements methods.Detector.
+// PatchCore is the detector. Build it with New; it implements methods.Detector and methods.Streamer.
 type PatchCore struct {
-	cfg      Config
-	ext      features.Extractor
-	index    *knn.Index
-	h, w, ch int // input size and channels seen at Fit
-	gh, gw   int // patch grid
+	cfg    Config
+	ext    *features.Extractor
+	index  *knn.Index
+	ch     int // channels seen at Fit
+	gh, gw int // patch grid
 	// FitStats holds what the last Fit measured.
 	FitStats Stats
 }
@@ -124,33 +121,39 @@ type Stats struct {
 // BankBytes is the memory the bank occupies (float32 rows).
 func (s Stats) BankBytes() int64 { return int64(s.BankRows) * int64(s.Dim) * 4 }
 
-// New builds an unfitted PatchCore. The backbone is built (and its weights loaded) on first use.
+// New builds an unfitted PatchCore. It checks the configuration and builds the backbone at once, so a
+// missing or wrong weights file is an error here, not at Fit.
 func New(cfg Config) (*PatchCore, error) {
 	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(Name, 32, 1, methods.ScoreReweighted, methods.ScorePatchMax, methods.ScoreMapMax); err != nil {
+		return nil, err
+	}
 	if cfg.CoresetRatio > 1 {
 		return nil, fmt.Errorf("patchcore: coreset ratio %g > 1", cfg.CoresetRatio)
 	}
-	return &PatchCore{cfg: cfg, ext: features.Extractor{Arch: cfg.Backbone, Weights: cfg.Weights, Seed: cfg.Seed, WidthDiv: cfg.WidthDiv, Recipe: cfg.Features}}, nil
+	ext, err := features.NewExtractor(cfg.Settings, cfg.Features)
+	if err != nil {
+		return nil, fmt.Errorf("patchcore: %w", err)
+	}
+	return &PatchCore{cfg: cfg, ext: ext}, nil
 }
 
 // Config returns the configuration with defaults applied.
 func (p *PatchCore) Config() Config { return p.cfg }
 
+// Settings implements methods.Configured.
+func (p *PatchCore) Settings() methods.Settings { return p.cfg.Settings }
+
 // Name implements methods.Detector.
 func (p *PatchCore) Name() string { return Name }
 
-// Backbone returns the feature extractor, building it on first call.
-func (p *PatchCore) Backbone() (*backbone.Backbone, error) {
-	bb, err := p.ext.Backbone()
-	if err != nil {
-		return nil, fmt.Errorf("patchcore: %w", err)
-	}
-	return bb, nil
-}
+// Backbone returns the feature extractor.
+func (p *PatchCore) Backbone() (*backbone.Backbone, error) { return p.ext.Backbone(), nil }
 
-// Features extracts the patch features of images with the configured backbone and recipe.
+// Features extracts the patch features of images (ImageSize x ImageSize) with the configured backbone
+// and recipe.
 func (p *PatchCore) Features(ctx context.Context, images methods.Images) (*features.Set, error) {
-	set, err := p.ext.Extract(ctx, images)
+	set, err := p.ext.Extract(ctx, images, 0)
 	if err != nil {
 		return nil, fmt.Errorf("patchcore: %w", err)
 	}
@@ -173,10 +176,13 @@ func (p *PatchCore) Fit(ctx context.Context, train methods.Images) error {
 }
 
 // FitFeatures builds the bank from already extracted (for example cached) train features of images
-// of size h x w with ch channels.
+// of size h x w (which must be ImageSize) with ch channels.
 func (p *PatchCore) FitFeatures(ctx context.Context, train *features.Set, h, w, ch int) error {
 	if err := train.Validate(); err != nil {
 		return fmt.Errorf("patchcore: %w", err)
+	}
+	if h != p.cfg.ImageSize || w != p.cfg.ImageSize {
+		return fmt.Errorf("patchcore: features of %dx%d (W x H) images, but ImageSize is %d: set ImageSize to the size the features were extracted at", w, h, p.cfg.ImageSize)
 	}
 	if train.N == 0 {
 		return fmt.Errorf("patchcore: no train features")
@@ -201,7 +207,7 @@ func (p *PatchCore) FitFeatures(ctx context.Context, train *features.Set, h, w, 
 	if err != nil {
 		return fmt.Errorf("patchcore: %w", err)
 	}
-	p.index, p.h, p.w, p.ch, p.gh, p.gw = ix, h, w, ch, train.H, train.W
+	p.index, p.ch, p.gh, p.gw = ix, ch, train.H, train.W
 	p.FitStats = Stats{TrainPatches: n, BankRows: ix.Len(), Dim: train.D, CoresetTime: time.Since(start)}
 	methods.ReportProgress(ctx, methods.Event{Task: "patchcore: memory bank", Done: 1, Total: 1, Finished: true,
 		Elapsed: time.Since(start), Metrics: map[string]float64{
@@ -218,23 +224,51 @@ func (p *PatchCore) Bank() ([]float32, int) {
 	return p.index.Bank(), p.index.Dim
 }
 
-// Predict implements methods.Detector.
+// Predict implements methods.Detector: PredictEach's predictions, collected.
 func (p *PatchCore) Predict(ctx context.Context, images methods.Images) ([]methods.Prediction, error) {
+	return methods.CollectPredictions(ctx, images, p.PredictEach)
+}
+
+// PredictEach implements methods.Streamer: it extracts and scores FeatureBatch images at a time, so its
+// memory is the bank plus one batch, whatever the number of images.
+func (p *PatchCore) PredictEach(ctx context.Context, images methods.Images, fn func(int, methods.Prediction) error) error {
 	if p.index == nil {
-		return nil, fmt.Errorf("patchcore: %w", methods.ErrNotFitted)
+		return fmt.Errorf("patchcore: %w", methods.ErrNotFitted)
 	}
-	if images.Len() == 0 {
-		return nil, nil
+	n, start := images.Len(), time.Now()
+	for lo := 0; lo < n; lo += p.cfg.FeatureBatch {
+		hi := min(lo+p.cfg.FeatureBatch, n)
+		feats, err := p.ext.Extract(ctx, methods.Slice(images, lo, hi), p.ch)
+		if err != nil {
+			return fmt.Errorf("patchcore: %w", err)
+		}
+		preds, err := p.scoreFeatures(ctx, feats)
+		if err != nil {
+			return err
+		}
+		for j, pr := range preds {
+			if err := fn(lo+j, pr); err != nil {
+				return err
+			}
+		}
+		methods.ReportProgress(ctx, methods.Event{Task: "patchcore: scoring", Done: hi, Total: n,
+			Elapsed: time.Since(start), Finished: hi == n})
 	}
-	feats, err := p.Features(ctx, methods.SizeChecked(images, p.h, p.w, p.ch))
-	if err != nil {
-		return nil, err
-	}
-	return p.PredictFeatures(ctx, feats)
+	return nil
 }
 
 // PredictFeatures scores already extracted test features (from the same backbone and recipe).
 func (p *PatchCore) PredictFeatures(ctx context.Context, test *features.Set) ([]methods.Prediction, error) {
+	start := time.Now()
+	out, err := p.scoreFeatures(ctx, test)
+	if err == nil {
+		methods.ReportProgress(ctx, methods.Event{Task: "patchcore: scoring", Done: test.N, Total: test.N,
+			Elapsed: time.Since(start), Finished: true})
+	}
+	return out, err
+}
+
+func (p *PatchCore) scoreFeatures(ctx context.Context, test *features.Set) ([]methods.Prediction, error) {
 	if p.index == nil {
 		return nil, fmt.Errorf("patchcore: %w", methods.ErrNotFitted)
 	}
@@ -245,7 +279,6 @@ func (p *PatchCore) PredictFeatures(ctx context.Context, test *features.Set) ([]
 		return nil, fmt.Errorf("patchcore: test features are %dx%dx%d, the bank was built from %dx%dx%d",
 			test.H, test.W, test.D, p.gh, p.gw, p.index.Dim)
 	}
-	start := time.Now()
 	res, err := p.index.Search(ctx, test.Data, 1)
 	if err != nil {
 		return nil, err
@@ -254,14 +287,20 @@ func (p *PatchCore) PredictFeatures(ctx context.Context, test *features.Set) ([]
 	out := make([]methods.Prediction, test.N)
 	for i := range out {
 		patch := res.Dist[i*per : (i+1)*per]
-		score, err := p.imageScore(ctx, test, i, patch, res.Idx[i*per:(i+1)*per])
-		if err != nil {
-			return nil, err
-		}
 		m := datasets.Image{H: test.H, W: test.W, C: 1, Pix: append([]float32(nil), patch...)}
-		out[i] = methods.Prediction{Score: score, Map: anomalymap.ToInput(m, p.h, p.w, p.cfg.Sigma)}
-		methods.ReportProgress(ctx, methods.Event{Task: "patchcore: scoring", Done: i + 1, Total: test.N,
-			Elapsed: time.Since(start), Finished: i+1 == test.N})
+		amap := anomalymap.ToInput(m, p.cfg.ImageSize, p.cfg.ImageSize, p.cfg.Sigma)
+		var score float32
+		switch p.cfg.ImageScore {
+		case methods.ScoreMapMax:
+			score = anomalymap.ScoreMax(amap)
+		case methods.ScorePatchMax:
+			score = slices.Max(patch)
+		default:
+			if score, err = p.imageScore(ctx, test, i, patch, res.Idx[i*per:(i+1)*per]); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = methods.Prediction{Score: score, Map: amap}
 	}
 	return out, nil
 }
@@ -279,7 +318,7 @@ func (p *PatchCore) imageScore(ctx context.Context, test *features.Set, i int, p
 	}
 	sStar := patch[best]
 	b := p.cfg.Reweight
-	if b < 0 || p.index.Len() < 2 {
+	if p.index.Len() < 2 {
 		return sStar, nil
 	}
 	mStar := p.index.Row(int(nn[best]))
@@ -324,7 +363,7 @@ func (p *PatchCore) Save(dir string) error {
 	}
 	grid := []float32{float32(p.gh), float32(p.gw)}
 	return methods.SaveCheckpoint(dir, methods.Manifest{Method: Name, FormatVersion: FormatVersion, Config: cfg,
-		Backbone: p.manifestBackbone(), ImageH: p.h, ImageW: p.w, Channels: p.ch},
+		Backbone: p.manifestBackbone(), ImageH: p.cfg.ImageSize, ImageW: p.cfg.ImageSize, Channels: p.ch},
 		map[string]safetensors.Tensor{
 			"bank": {DType: "F32", Shape: []int{p.index.Len(), p.index.Dim}, Data: p.index.Bank()},
 			"grid": {DType: "F32", Shape: []int{2}, Data: grid},
@@ -353,14 +392,14 @@ func Load(dir string) (*PatchCore, error) {
 	if !ok || len(grid.Data) != 2 || grid.Data[0] < 1 || grid.Data[1] < 1 {
 		return nil, fmt.Errorf("%s: patchcore checkpoint has no valid \"grid\" tensor", dir)
 	}
-	if m.ImageH <= 0 || m.ImageW <= 0 || m.Channels <= 0 {
-		return nil, fmt.Errorf("%s: patchcore manifest has no valid image size", dir)
+	if m.ImageH != p.cfg.ImageSize || m.ImageW != p.cfg.ImageSize || m.Channels <= 0 {
+		return nil, fmt.Errorf("%s: patchcore manifest's image size %dx%dx%d disagrees with its ImageSize %d", dir, m.ImageW, m.ImageH, m.Channels, p.cfg.ImageSize)
 	}
 	ix, err := knn.NewIndex(bank.Data, bank.Shape[1])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	p.index, p.h, p.w, p.ch = ix, m.ImageH, m.ImageW, m.Channels
+	p.index, p.ch = ix, m.Channels
 	p.gh, p.gw = int(grid.Data[0]), int(grid.Data[1])
 	p.FitStats = Stats{BankRows: ix.Len(), Dim: ix.Dim}
 	return p, nil

@@ -17,7 +17,7 @@ func tinyConfig() Config {
 	c := CPU()
 	c.Weights = "random"
 	c.WidthDiv = 4
-	c.InputSize = 64
+	c.ImageSize = 64
 	c.Features.Dim = 64
 	c.CoresetRatio = 0.1
 	return c
@@ -107,7 +107,7 @@ func TestFitPredictSaveLoad(t *testing.T) {
 
 	// Wrong image size and wrong channel count are clear errors.
 	other := tinyData(t, "tile", 72)
-	if _, err := p.Predict(ctx, other.Test); err == nil || !strings.Contains(err.Error(), "72x72") {
+	if _, err := p.Predict(ctx, other.Test); err == nil || !strings.Contains(err.Error(), "72x72 (W x H)") {
 		t.Fatalf("72-px images on a 64-px model: %v", err)
 	}
 	grey, _ := synth.New("tile", synth.Options{Size: 64, Channels: 1, Train: 2, TestNormal: 1, TestPerDefect: 1})
@@ -152,7 +152,7 @@ func TestCatalogueEntry(t *testing.T) {
 			t.Fatalf("preset %s built %q", preset, d.Name())
 		}
 	}
-	if c := Paper(); c.Backbone != "wide_resnet50_2" || c.Features.Dim != 1024 || c.CoresetRatio != 0.1 || c.InputSize != 224 {
+	if c := Paper(); c.Backbone != "wide_resnet50_2" || c.Features.Dim != 1024 || c.CoresetRatio != 0.1 || c.ImageSize != 224 {
 		t.Fatalf("paper preset %+v", c)
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -57,19 +58,20 @@ import (
 const Name = "pni"
 
 // FormatVersion is the checkpoint format this package writes and reads.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // Config is PNI's configuration; zero fields take the documented defaults (the CPU preset's values
 // where the paper's would not fit two cores).
 type Config struct {
-	// Backbone, Weights, Seed, WidthDiv, InputSize and Features: as patchcore.Config. The paper uses
-	// Wide-ResNet-101-2, which gonomaly does not ship; the Paper preset uses Wide-ResNet-50-2.
-	Backbone  string          `json:"backbone"`
-	Weights   string          `json:"weights"`
-	Seed      uint64          `json:"seed"`
-	WidthDiv  int             `json:"width_div,omitempty"`
-	InputSize int             `json:"input_size"`
-	Features  features.Config `json:"features"`
+	// Settings are the fields every method shares (methods.Settings): ImageSize, Backbone (the paper
+	// uses Wide-ResNet-101-2, which gonomaly does not ship; the Paper preset uses Wide-ResNet-50-2),
+	// Weights, WidthDiv, BackboneSeed (the seeded backbone), Seed (coreset, MLP initialisation and
+	// shuffling, refinement), FeatureBatch (the memory knob of extraction and of the streaming Predict)
+	// and ImageScore (default methods.ScorePatchMax, the largest patch score; also methods.ScoreMapMax,
+	// taken before refinement).
+	methods.Settings
+	// Features is the patch-feature recipe, as patchcore.Config's.
+	Features features.Config `json:"features"`
 	// CoresetRatio is the embedding coreset (bank) fraction; default 0.1.
 	CoresetRatio float64 `json:"coreset_ratio"`
 	// Centroids is K, the size of the distribution coreset; 2048 in the paper, default 256.
@@ -104,17 +106,23 @@ type Config struct {
 // pooled to 64 dimensions each before the MLP (full width, NeighbourDim -1, would give the MLP 81,920
 // inputs and 168M weights in its first layer).
 func Paper() Config {
-	return Config{Backbone: "wide_resnet50_2", InputSize: 224, Features: features.Config{Dim: 1024},
+	s := cpuSettings
+	s.ImageSize, s.Backbone = 224, "wide_resnet50_2"
+	return Config{Settings: s, Features: features.Config{Dim: 1024},
 		CoresetRatio: 0.01, Centroids: 2048, PositionRadius: 4, NeighbourRadius: 4, NeighbourDim: 64,
 		Hidden: 2048, HiddenLayers: 2, Epochs: 15, BatchSize: 512, LearningRate: 1e-3, Tau: 1, Sigma: 4,
 		Refine: RefineConfig{Enabled: true, Width: 32, Epochs: 20}.withDefaults()}
 }
 
+// cpuSettings are the shared settings of the CPU preset.
+var cpuSettings = methods.Settings{ImageSize: 128, Backbone: "resnet18", BackboneSeed: methods.DefaultBackboneSeed,
+	FeatureBatch: methods.DefaultFeatureBatch, ImageScore: methods.ScorePatchMax}
+
 // CPU fits in minutes on two cores: ResNet-18 at 128 px, D = 256, 5% bank, K = 256, 3x3 neighbourhood
 // with neighbours pooled to 32 dimensions, a 2x256 MLP trained for 10 epochs. The refinement stage is
 // off (it roughly doubles the fit time); set Refine.Enabled to add it.
 func CPU() Config {
-	return Config{Backbone: "resnet18", InputSize: 128, Features: features.Config{Dim: 256},
+	return Config{Settings: cpuSettings, Features: features.Config{Dim: 256},
 		CoresetRatio: 0.05, Centroids: 256, PositionRadius: 1, NeighbourRadius: 1, NeighbourDim: 32,
 		Hidden: 256, HiddenLayers: 2, Epochs: 10, BatchSize: 256, LearningRate: 1e-3, Tau: 1, Sigma: 4}
 }
@@ -122,16 +130,12 @@ func CPU() Config {
 // WithDefaults returns c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
 	d := CPU()
-	if c.Backbone == "" {
-		c.Backbone = d.Backbone
-	}
-	if c.InputSize <= 0 {
-		c.InputSize = d.InputSize
-	}
+	c.Settings = c.Settings.WithDefaults(d.Settings)
 	if c.Features.Dim == 0 {
 		c.Features.Dim = d.Features.Dim
 	}
 	c.Features = c.Features.WithDefaults()
+	c.Features.BatchSize = c.FeatureBatch
 	if c.CoresetRatio <= 0 {
 		c.CoresetRatio = 0.1
 	}
@@ -177,7 +181,7 @@ func (c Config) WithDefaults() Config {
 // PNI is the detector; it implements methods.Detector.
 type PNI struct {
 	cfg      Config
-	ext      features.Extractor
+	ext      *features.Extractor
 	bank     *knn.Index // embedding coreset
 	bankCent []int32    // nearest centroid of each bank row
 	bankImg  []int32    // train image of each bank row (lets refinement leave an image out)
@@ -193,14 +197,25 @@ type PNI struct {
 	Losses []float64
 }
 
-// New builds an unfitted PNI.
+// New builds an unfitted PNI. It checks the configuration and builds the backbone at once, so a missing
+// or wrong weights file is an error here, not at Fit.
 func New(cfg Config) (*PNI, error) {
 	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(Name, 32, 1, methods.ScorePatchMax, methods.ScoreMapMax); err != nil {
+		return nil, err
+	}
 	if cfg.CoresetRatio > 1 {
 		return nil, fmt.Errorf("pni: coreset ratio %g > 1", cfg.CoresetRatio)
 	}
-	return &PNI{cfg: cfg, ext: features.Extractor{Arch: cfg.Backbone, Weights: cfg.Weights, Seed: cfg.Seed, WidthDiv: cfg.WidthDiv, Recipe: cfg.Features}}, nil
+	ext, err := features.NewExtractor(cfg.Settings, cfg.Features)
+	if err != nil {
+		return nil, fmt.Errorf("pni: %w", err)
+	}
+	return &PNI{cfg: cfg, ext: ext, h: cfg.ImageSize, w: cfg.ImageSize}, nil
 }
+
+// Settings implements methods.Configured.
+func (p *PNI) Settings() methods.Settings { return p.cfg.Settings }
 
 // Config returns the configuration with defaults applied.
 func (p *PNI) Config() Config { return p.cfg }
@@ -208,18 +223,13 @@ func (p *PNI) Config() Config { return p.cfg }
 // Name implements methods.Detector.
 func (p *PNI) Name() string { return Name }
 
-// Backbone returns the feature extractor, building it on first call.
-func (p *PNI) Backbone() (*backbone.Backbone, error) {
-	bb, err := p.ext.Backbone()
-	if err != nil {
-		return nil, fmt.Errorf("pni: %w", err)
-	}
-	return bb, nil
-}
+// Backbone returns the feature extractor.
+func (p *PNI) Backbone() (*backbone.Backbone, error) { return p.ext.Backbone(), nil }
 
-// Features extracts patch features of images with the configured backbone and recipe.
+// Features extracts patch features of images (ImageSize x ImageSize) with the configured backbone and
+// recipe.
 func (p *PNI) Features(ctx context.Context, images methods.Images) (*features.Set, error) {
-	set, err := p.ext.Extract(ctx, images)
+	set, err := p.ext.Extract(ctx, images, 0)
 	if err != nil {
 		return nil, fmt.Errorf("pni: %w", err)
 	}
@@ -241,10 +251,14 @@ func (p *PNI) Fit(ctx context.Context, train methods.Images) error {
 	return nil
 }
 
-// FitFeatures fits from already extracted (for example cached) train features of h x w images.
+// FitFeatures fits from already extracted (for example cached) train features of h x w images (which
+// must be ImageSize).
 func (p *PNI) FitFeatures(ctx context.Context, train *features.Set, h, w, ch int) error {
 	if err := train.Validate(); err != nil {
 		return fmt.Errorf("pni: %w", err)
+	}
+	if h != p.cfg.ImageSize || w != p.cfg.ImageSize {
+		return fmt.Errorf("pni: features of %dx%d (W x H) images, but ImageSize is %d: set ImageSize to the size the features were extracted at", w, h, p.cfg.ImageSize)
 	}
 	if train.N == 0 {
 		return fmt.Errorf("pni: no train features")
@@ -509,24 +523,43 @@ func (p *PNI) PriorNLL(ctx context.Context, test *features.Set, i int) (position
 	return position, neighbourhood, nil
 }
 
-// Predict implements methods.Detector.
+// Predict implements methods.Detector: PredictEach's predictions, collected.
 func (p *PNI) Predict(ctx context.Context, images methods.Images) ([]methods.Prediction, error) {
+	return methods.CollectPredictions(ctx, images, p.PredictEach)
+}
+
+// PredictEach implements methods.Streamer: it extracts, scores (and refines, when the model has a
+// refinement network) FeatureBatch images at a time, so its memory is the model plus one batch, whatever
+// the number of images.
+func (p *PNI) PredictEach(ctx context.Context, images methods.Images, fn func(int, methods.Prediction) error) error {
 	if p.bank == nil {
-		return nil, fmt.Errorf("pni: %w", methods.ErrNotFitted)
+		return fmt.Errorf("pni: %w", methods.ErrNotFitted)
 	}
-	if images.Len() == 0 {
-		return nil, nil
+	n, start := images.Len(), time.Now()
+	for lo := 0; lo < n; lo += p.cfg.FeatureBatch {
+		hi := min(lo+p.cfg.FeatureBatch, n)
+		part := methods.Slice(images, lo, hi)
+		feats, err := p.ext.Extract(ctx, part, p.ch)
+		if err != nil {
+			return fmt.Errorf("pni: %w", err)
+		}
+		preds, err := p.scoreFeatures(ctx, feats)
+		if err != nil {
+			return err
+		}
+		if p.refine != nil {
+			if err := p.Refine(ctx, part, preds); err != nil {
+				return err
+			}
+		}
+		for j, pr := range preds {
+			if err := fn(lo+j, pr); err != nil {
+				return err
+			}
+		}
+		methods.ReportProgress(ctx, methods.Event{Task: "pni: scoring", Done: hi, Total: n, Elapsed: time.Since(start), Finished: hi == n})
 	}
-	images = methods.SizeChecked(images, p.h, p.w, p.ch)
-	feats, err := p.Features(ctx, images)
-	if err != nil {
-		return nil, err
-	}
-	preds, err := p.PredictFeatures(ctx, feats)
-	if err != nil || p.refine == nil {
-		return preds, err
-	}
-	return preds, p.Refine(ctx, images, preds)
+	return nil
 }
 
 // PatchScores returns the per-patch PNI scores of image i of test, [H*W].
@@ -579,8 +612,17 @@ func (p *PNI) patchScores(ctx context.Context, test *features.Set, i, exclude in
 	return out, nil
 }
 
-// PredictFeatures scores already extracted test features.
+// PredictFeatures scores already extracted test features (without refinement).
 func (p *PNI) PredictFeatures(ctx context.Context, test *features.Set) ([]methods.Prediction, error) {
+	start := time.Now()
+	out, err := p.scoreFeatures(ctx, test)
+	if err == nil {
+		methods.ReportProgress(ctx, methods.Event{Task: "pni: scoring", Done: test.N, Total: test.N, Elapsed: time.Since(start), Finished: true})
+	}
+	return out, err
+}
+
+func (p *PNI) scoreFeatures(ctx context.Context, test *features.Set) ([]methods.Prediction, error) {
 	if p.bank == nil {
 		return nil, fmt.Errorf("pni: %w", methods.ErrNotFitted)
 	}
@@ -588,7 +630,6 @@ func (p *PNI) PredictFeatures(ctx context.Context, test *features.Set) ([]method
 		return nil, fmt.Errorf("pni: %w", err)
 	}
 	out := make([]methods.Prediction, test.N)
-	start := time.Now()
 	for i := range out {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -597,12 +638,12 @@ func (p *PNI) PredictFeatures(ctx context.Context, test *features.Set) ([]method
 		if err != nil {
 			return nil, err
 		}
-		var score float32
-		for _, v := range s {
-			score = max(score, v)
+		amap := p.mapFromScores(s, test.H, test.W)
+		score := slices.Max(s)
+		if p.cfg.ImageScore == methods.ScoreMapMax {
+			score = anomalymap.ScoreMax(amap)
 		}
-		out[i] = methods.Prediction{Score: score, Map: p.mapFromScores(s, test.H, test.W)}
-		methods.ReportProgress(ctx, methods.Event{Task: "pni: scoring", Done: i + 1, Total: test.N, Elapsed: time.Since(start), Finished: i+1 == test.N})
+		out[i] = methods.Prediction{Score: score, Map: amap}
 	}
 	return out, nil
 }
@@ -726,7 +767,10 @@ func Load(dir string) (*PNI, error) {
 			p.bankImg[i] = int32(v)
 		}
 	}
-	p.h, p.w, p.ch = m.ImageH, m.ImageW, m.Channels
+	if m.ImageH != p.cfg.ImageSize || m.ImageW != p.cfg.ImageSize || m.Channels <= 0 {
+		return nil, fmt.Errorf("%s: pni manifest's image size %dx%dx%d disagrees with its ImageSize %d", dir, m.ImageW, m.ImageH, m.Channels, p.cfg.ImageSize)
+	}
+	p.ch = m.Channels
 	p.pool = p.neighbourPool(bank.Shape[1])
 	p.vars = mlctx.New()
 	names := make([]string, 0)

@@ -17,7 +17,7 @@ func tinyConfig() Config {
 	c := CPU()
 	c.Weights = "random"
 	c.WidthDiv = 2
-	c.InputSize = 64
+	c.ImageSize = 64
 	c.Features.Dim = 64
 	c.Centroids = 32
 	c.CoresetRatio = 0.2

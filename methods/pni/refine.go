@@ -208,7 +208,7 @@ func (p *PNI) FitRefinement(ctx context.Context, train methods.Images) error {
 			if err != nil {
 				return fmt.Errorf("pni: refinement: %w", err)
 			}
-			if err := methods.CheckImage(i, img, p.h, p.w, p.ch); err != nil {
+			if err := p.cfg.CheckInput(train, i, img, p.ch); err != nil {
 				return fmt.Errorf("pni: refinement: %w", err)
 			}
 			res, err := gen.Apply(img, p.cfg.Seed*1_000_003+uint64(s))
@@ -359,7 +359,7 @@ func (p *PNI) Refine(ctx context.Context, images methods.Images, preds []methods
 		if err != nil {
 			return fmt.Errorf("pni: refinement: %w", err)
 		}
-		if err := methods.CheckImage(i, img, p.h, p.w, p.ch); err != nil {
+		if err := p.cfg.CheckInput(images, i, img, p.ch); err != nil {
 			return fmt.Errorf("pni: refinement: %w", err)
 		}
 		if m := preds[i].Map; m.H != p.h || m.W != p.w || m.C != 1 || len(m.Pix) != p.h*p.w {

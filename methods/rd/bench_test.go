@@ -17,7 +17,7 @@ import (
 // benchmarkTrainStep times one optimisation step (batch 8) of a preset on the configured backend,
 // excluding compilation and teacher extraction.
 func benchmarkTrainStep(b *testing.B, v Variant) {
-	cfg := CPUConfig(v)
+	cfg := CPU().WithVariant(v)
 	cfg.Weights = "random"
 	ds, err := synth.New("carpet", synth.Options{Size: cfg.ImageSize, Seed: 1, Train: cfg.BatchSize, TestNormal: 1, TestPerDefect: 1})
 	if err != nil {
@@ -81,7 +81,7 @@ func BenchmarkTrainStepRDPPCPUPreset(b *testing.B) { benchmarkTrainStep(b, RDPlu
 
 // BenchmarkPredictRDCPUPreset times inference (teacher, bottleneck, decoder, maps) per image.
 func BenchmarkPredictRDCPUPreset(b *testing.B) {
-	cfg := CPUConfig(RD)
+	cfg := CPU().WithVariant(RD)
 	cfg.Weights, cfg.Epochs = "random", 1
 	ds, err := synth.New("carpet", synth.Options{Size: cfg.ImageSize, Seed: 1, Train: cfg.BatchSize, TestNormal: cfg.BatchSize, TestPerDefect: 1})
 	if err != nil {

@@ -17,17 +17,18 @@ const (
 )
 
 // Config is the full recipe of a Reverse Distillation detector. Every field has a documented default
-// (the Paper preset); CPUConfig shrinks it to run on two cores.
+// (the Paper preset); CPU shrinks it to run on two cores.
 type Config struct {
 	Variant Variant `json:"variant"`
-	// Backbone is the teacher: "resnet18", "resnet34", "resnet50" or "wide_resnet50_2" (paper).
-	Backbone string `json:"backbone"`
-	// Weights is a .safetensors path or hub id for the teacher ("" = the backbone package's default,
-	// which falls back to a seeded initialisation offline).
-	Weights string `json:"weights,omitempty"`
-	// ImageSize is the square input size (paper: 256).
-	ImageSize int `json:"image_size"`
-	// Epochs and BatchSize (paper: 200 epochs of batch 16).
+	// Settings are the fields every method shares (methods.Settings): ImageSize (the square input, a
+	// multiple of 32; paper 256), Backbone (the teacher: "resnet18", "resnet34", "resnet50" or
+	// "wide_resnet50_2", the paper's), Weights, WidthDiv (divides the teacher's and the student's
+	// channels, for tests), BackboneSeed (the seeded teacher), Seed (initialisation, shuffling and
+	// pseudo-anomalies; 111 as in the official code), FeatureBatch (images per teacher pass in Fit's
+	// extraction and per step of the streaming Predict) and ImageScore (methods.ScoreMapMax only, the
+	// official code's maximum of the smoothed map).
+	methods.Settings
+	// Epochs and BatchSize (paper: 200 epochs of batch 16). BatchSize is the training batch.
 	Epochs    int `json:"epochs"`
 	BatchSize int `json:"batch_size"`
 	// LearningRate, Beta1 and Beta2 of Adam for the bottleneck and decoder (paper: 0.005, 0.5, 0.999).
@@ -42,8 +43,6 @@ type Config struct {
 	DecoderBlocks [3]int `json:"decoder_blocks"`
 	// Sigma is the Gaussian smoothing of the anomaly map (paper: 4).
 	Sigma float64 `json:"sigma"`
-	// Seed makes initialisation, shuffling and pseudo-anomalies reproducible.
-	Seed uint64 `json:"seed"`
 
 	// RD++ only: the projection's Adam learning rate (paper: 0.001) and the weight of the projection
 	// loss in the total loss (paper: 0.2).
@@ -58,42 +57,61 @@ type Config struct {
 	CheckpointEvery int    `json:"-"`
 }
 
-// PaperConfig is the paper's recipe for the variant.
-func PaperConfig(v Variant) Config {
-	c := Config{
-		Variant: v, Backbone: "wide_resnet50_2", ImageSize: 256, Epochs: 200, BatchSize: 16,
+// Paper is the paper's recipe, for Reverse Distillation; Paper().WithVariant(RDPlusPlus) is RD++'s
+// (Wide-ResNet-50-2 teacher at 256 px, 200 epochs of batch 16, Adam 0.005 / (0.5, 0.999); RD++ adds the
+// projection at lr 0.001 weighted 0.2 and 40 Sinkhorn iterations).
+func Paper() Config {
+	return Config{
+		Variant: RD,
+		Settings: methods.Settings{ImageSize: 256, Backbone: "wide_resnet50_2", BackboneSeed: methods.DefaultBackboneSeed,
+			Seed: 111, FeatureBatch: methods.DefaultFeatureBatch, ImageScore: methods.ScoreMapMax},
+		Epochs: 200, BatchSize: 16,
 		LearningRate: 0.005, Beta1: 0.5, Beta2: 0.999, BottleneckBlocks: 3, DecoderBlocks: [3]int{3, 4, 6},
-		Sigma: 4, Seed: 111, CheckpointEvery: 200,
+		Sigma: 4, CheckpointEvery: 200, ProjLearningRate: 0.001, ProjWeight: 0.2, SinkhornIters: 40,
 	}
-	if v == RDPlusPlus {
-		c.ProjLearningRate, c.ProjWeight, c.SinkhornIters = 0.001, 0.2, 40
-	}
+}
+
+// CPU fits a 60-image category on two CPU cores on the pure-Go backend in about 3-8 minutes (RD) or
+// 10-12 minutes (RD++ with CPU().WithVariant(RDPlusPlus), whose projection runs on the clean and the
+// noisy batch and whose teacher runs on a fresh noisy batch every step).
+// What it gives up against the paper: the teacher (ResNet-18 instead of Wide-ResNet-50-2), the
+// resolution (96 px: a 24x24 finest grid instead of 64x64), depth (one residual block per bottleneck and
+// decoder stage instead of the teacher's 3/4/6), the schedule (10 epochs of batch 8 instead of 200
+// of batch 16) and, for RD++, Sinkhorn iterations (20 instead of 40).
+func CPU() Config {
+	c := Paper()
+	c.Backbone, c.ImageSize, c.Epochs, c.BatchSize = "resnet18", 96, 10, 8
+	c.BottleneckBlocks, c.DecoderBlocks = 1, [3]int{1, 1, 1}
+	c.SinkhornIters = 20
 	return c
 }
 
-// CPUConfig fits a 60-image category on two CPU cores on the pure-Go backend in about 3-8 minutes (RD)
-// or 10-12 minutes (RD++, whose projection runs on the clean and the noisy batch and whose teacher runs
-// on a fresh noisy batch every step).
-// What it gives up against the paper: the teacher (ResNet-18 instead of Wide-ResNet-50-2), the
-// resolution (96 px: a 24x24 finest grid instead of 64x64), depth (one residual block per bottleneck and
-// decoder stage instead of the teacher's 3/4/6) and the schedule (10 epochs of batch 8 instead of 200
-// of batch 16).
-func CPUConfig(v Variant) Config {
-	c := PaperConfig(v)
-	c.Backbone, c.ImageSize, c.Epochs, c.BatchSize = "resnet18", 96, 10, 8
-	c.BottleneckBlocks, c.DecoderBlocks = 1, [3]int{1, 1, 1}
-	if v == RDPlusPlus {
-		c.SinkhornIters = 20
-	}
+// WithVariant returns c for variant v (RD or RDPlusPlus), the rest of the recipe unchanged.
+func (c Config) WithVariant(v Variant) Config {
+	c.Variant = v
+	return c
+}
+
+// widthDiv is Settings.WidthDiv with 0 read as 1.
+func (c Config) widthDiv() int { return max(c.WidthDiv, 1) }
+
+// withDefaults fills the shared settings' zero fields.
+func (c Config) withDefaults() Config {
+	c.Settings = c.Settings.WithDefaults(Paper().Settings)
 	return c
 }
 
 func (c Config) validate() error {
-	switch {
-	case c.Variant != RD && c.Variant != RDPlusPlus:
+	if c.Variant != RD && c.Variant != RDPlusPlus {
 		return fmt.Errorf("rd: unknown variant %q", c.Variant)
-	case c.ImageSize < 32 || c.ImageSize%32 != 0:
-		return fmt.Errorf("rd: image size %d must be a positive multiple of 32 (the bottleneck works at 1/32)", c.ImageSize)
+	}
+	// The bottleneck works at 1/32 of the input.
+	if err := c.Validate(string(c.Variant), 32, 32, methods.ScoreMapMax); err != nil {
+		return err
+	}
+	switch {
+	case 64%c.widthDiv() != 0:
+		return fmt.Errorf("rd: WidthDiv %d must divide 64", c.WidthDiv)
 	case c.Epochs < 1 || c.BatchSize < 1:
 		return fmt.Errorf("rd: epochs (%d) and batch size (%d) must be positive", c.Epochs, c.BatchSize)
 	case c.LearningRate <= 0:
@@ -124,9 +142,9 @@ var blockKinds = map[string]struct {
 func presetConfig(v Variant, preset string) (Config, error) {
 	switch preset {
 	case methods.PresetPaper:
-		return PaperConfig(v), nil
+		return Paper().WithVariant(v), nil
 	case methods.PresetCPU:
-		return CPUConfig(v), nil
+		return CPU().WithVariant(v), nil
 	}
 	return Config{}, fmt.Errorf("rd: unknown preset %q", preset)
 }

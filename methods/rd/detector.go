@@ -24,7 +24,8 @@ import (
 )
 
 // formatVersion is the checkpoint format this package writes and reads.
-const formatVersion = 1
+// Version 2: the shared methods.Settings (a separate BackboneSeed for the teacher).
+const formatVersion = 2
 
 // Detector is a Reverse Distillation (or RD++) anomaly detector.
 type Detector struct {
@@ -43,10 +44,11 @@ type Detector struct {
 
 // New builds an unfitted detector. The teacher is loaded now, so a bad weights path fails early.
 func New(cfg Config) (*Detector, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	teacher, err := backbone.New(cfg.Backbone, backbone.Options{Weights: cfg.Weights, Seed: cfg.Seed})
+	teacher, err := backbone.FromSettings(cfg.Settings)
 	if err != nil {
 		return nil, fmt.Errorf("rd: teacher: %w", err)
 	}
@@ -55,6 +57,9 @@ func New(cfg Config) (*Detector, error) {
 
 // Config returns the detector's configuration.
 func (d *Detector) Config() Config { return d.cfg }
+
+// Settings implements methods.Configured.
+func (d *Detector) Settings() methods.Settings { return d.cfg.Settings }
 
 // Name is the catalogue name: "rd" or "rdpp".
 func (d *Detector) Name() string { return string(d.cfg.Variant) }
@@ -70,7 +75,7 @@ type features struct {
 }
 
 func (d *Detector) extract(ctx context.Context, images methods.Images) (*features, error) {
-	ts, err := d.teacher.Extract(ctx, images, d.cfg.BatchSize, teacherTaps...)
+	ts, err := d.teacher.Extract(ctx, images, d.cfg.FeatureBatch, teacherTaps...)
 	if err != nil {
 		return nil, err
 	}
@@ -109,10 +114,10 @@ func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 	for i := range imgs {
 		im, err := train.Image(i)
 		if err != nil {
-			return fmt.Errorf("rd: training image %d: %w", i, err)
+			return fmt.Errorf("%s: training: %w", d.Name(), err)
 		}
-		if err := methods.CheckImage(i, im, cfg.ImageSize, cfg.ImageSize, im.C); err != nil {
-			return fmt.Errorf("rd: training %w", err)
+		if err := cfg.CheckInput(train, i, im, 0); err != nil {
+			return fmt.Errorf("%s: training: %w", d.Name(), err)
 		}
 		imgs[i] = im
 	}
@@ -249,48 +254,50 @@ func (d *Detector) inferGraph(vctx *mlctx.Context, inputs []*Node) []*Node {
 // ScaleMaps returns, for every image, the student's disagreement with the teacher at each of the three
 // scales (strides 4, 8, 16): 1 - cosine similarity along channels, at the scale's own resolution.
 func (d *Detector) ScaleMaps(ctx context.Context, images methods.Images) ([][3]datasets.Image, error) {
-	if !d.fitted {
-		return nil, methods.ErrNotFitted
+	out := make([][3]datasets.Image, images.Len())
+	err := d.eachScaleMaps(ctx, images, func(i int, per [3]datasets.Image) error {
+		out[i] = per
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	cfg := d.cfg
-	imgs := make(methods.ImageList, images.Len())
-	for i := range imgs {
-		im, err := images.Image(i)
-		if err != nil {
-			return nil, err
-		}
-		if err := methods.CheckImage(i, im, cfg.ImageSize, cfg.ImageSize, im.C); err != nil {
-			return nil, err
-		}
-		imgs[i] = im
+	return out, nil
+}
+
+// eachScaleMaps computes the scale maps of FeatureBatch images at a time and hands them to fn in order.
+func (d *Detector) eachScaleMaps(ctx context.Context, images methods.Images, fn func(int, [3]datasets.Image) error) error {
+	if !d.fitted {
+		return fmt.Errorf("%s: %w", d.Name(), methods.ErrNotFitted)
 	}
 	if d.infer == nil {
 		backend, err := compute.Backend()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d.infer, err = mlctx.NewExec(backend, d.vars, func(vctx *mlctx.Context, inputs []*Node) []*Node {
 			return d.inferGraph(vctx, inputs)
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	out := make([][3]datasets.Image, 0, len(imgs))
-	for start := 0; start < len(imgs); start += cfg.BatchSize {
-		end := min(start+cfg.BatchSize, len(imgs))
-		f, err := d.extract(ctx, imgs[start:end])
+	n, batch := images.Len(), d.cfg.FeatureBatch
+	checked := d.cfg.Checked(images, 0)
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		f, err := d.extract(ctx, methods.Slice(checked, lo, hi))
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("%s: %w", d.Name(), err)
 		}
-		all := make([]int, end-start)
+		all := make([]int, hi-lo)
 		for i := range all {
 			all[i] = i
 		}
 		in := f.batch(all)
 		maps, err := d.infer.Exec(in[0], in[1], in[2])
 		if err != nil {
-			return nil, fmt.Errorf("rd: inference: %w", err)
+			return fmt.Errorf("%s: inference: %w", d.Name(), err)
 		}
 		flat := make([][]float32, len(maps))
 		for s, m := range maps {
@@ -303,24 +310,30 @@ func (d *Detector) ScaleMaps(ctx context.Context, images methods.Images) ([][3]d
 				h, w := dims[1], dims[2]
 				per[s] = datasets.Image{H: h, W: w, C: 1, Pix: flat[s][i*h*w : (i+1)*h*w]}
 			}
-			out = append(out, per)
+			if err := fn(lo+i, per); err != nil {
+				return err
+			}
 		}
-		methods.ReportProgress(ctx, methods.Event{Task: d.Name() + ": predicting", Done: end, Total: len(imgs), Finished: end == len(imgs)})
+		for _, m := range maps {
+			m.FinalizeAll()
+		}
+		methods.ReportProgress(ctx, methods.Event{Task: d.Name() + ": predicting", Done: hi, Total: n, Finished: hi == n})
 	}
-	return out, nil
+	return nil
 }
 
 // Predict scores images: per scale 1 - cosine between teacher and student features (ScaleMaps),
 // upsampled to the input (bilinear, align_corners=true as the official code), summed, smoothed with a
-// Gaussian of Config.Sigma; the image score is the map's maximum.
+// Gaussian of Config.Sigma; the image score is the map's maximum. It collects PredictEach's predictions.
 func (d *Detector) Predict(ctx context.Context, images methods.Images) ([]methods.Prediction, error) {
-	scales, err := d.ScaleMaps(ctx, images)
-	if err != nil {
-		return nil, err
-	}
+	return methods.CollectPredictions(ctx, images, d.PredictEach)
+}
+
+// PredictEach implements methods.Streamer: Predict's predictions, FeatureBatch images at a time, so that
+// memory is bounded by the batch and not by the number of images.
+func (d *Detector) PredictEach(ctx context.Context, images methods.Images, fn func(int, methods.Prediction) error) error {
 	size := d.cfg.ImageSize
-	out := make([]methods.Prediction, len(scales))
-	for i, per := range scales {
+	return d.eachScaleMaps(ctx, images, func(i int, per [3]datasets.Image) error {
 		total := datasets.NewImage(size, size, 1)
 		for _, small := range per {
 			up := anomalymap.UpsampleAlignCorners(small, size, size)
@@ -329,9 +342,8 @@ func (d *Detector) Predict(ctx context.Context, images methods.Images) ([]method
 			}
 		}
 		amap := anomalymap.GaussianBlur(total, d.cfg.Sigma)
-		out[i] = methods.Prediction{Score: anomalymap.ScoreMax(amap), Map: amap}
-	}
-	return out, nil
+		return fn(i, methods.Prediction{Score: anomalymap.ScoreMax(amap), Map: amap})
+	})
 }
 
 // checkpointConfig is what the manifest records beside the configuration.
@@ -404,7 +416,7 @@ func load(dir, method string) (*Detector, error) {
 	if err := json.Unmarshal(m.Config, &cc); err != nil {
 		return nil, fmt.Errorf("%s: bad %s configuration: %v", dir, method, err)
 	}
-	if err := cc.Config.validate(); err != nil {
+	if err := cc.Config.withDefaults().validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	d, err := New(cc.Config)

@@ -54,9 +54,10 @@ func (b *net) bottleneck(f []*Node, cfg Config) *Node {
 	e := blockKinds[cfg.Backbone].expansion
 	must(len(f) == 3, "rd: bottleneck needs 3 teacher maps, got %d", len(f))
 	// Multi-scale feature fusion (MFF): bring layer1 and layer2 to layer3's grid, concatenate.
-	l1 := relu(b.batchNorm("bn/bn1", b.conv("bn/conv1", f[0], 128*e, 3, 2)))
-	l1 = relu(b.batchNorm("bn/bn2", b.conv("bn/conv2", l1, 256*e, 3, 2)))
-	l2 := relu(b.batchNorm("bn/bn3", b.conv("bn/conv3", f[1], 256*e, 3, 2)))
+	div := cfg.widthDiv()
+	l1 := relu(b.batchNorm("bn/bn1", b.conv("bn/conv1", f[0], 128*e/div, 3, 2)))
+	l1 = relu(b.batchNorm("bn/bn2", b.conv("bn/conv2", l1, 256*e/div, 3, 2)))
+	l2 := relu(b.batchNorm("bn/bn3", b.conv("bn/conv3", f[1], 256*e/div, 3, 2)))
 	x := Concatenate([]*Node{l1, l2, f[2]}, 3)
 	// One-class embedding (OCE): residual blocks at stride 32.
 	for i := 0; i < cfg.BottleneckBlocks; i++ {
@@ -64,7 +65,7 @@ func (b *net) bottleneck(f []*Node, cfg Config) *Node {
 		if i == 0 {
 			stride = 2
 		}
-		x = b.block(fmt.Sprintf("bn/bn_layer/%d", i), x, 512, stride, false, cfg)
+		x = b.block(fmt.Sprintf("bn/bn_layer/%d", i), x, 512/div, stride, false, cfg)
 	}
 	return x
 }
@@ -73,7 +74,8 @@ func (b *net) bottleneck(f []*Node, cfg Config) *Node {
 // It returns the student maps in the teacher's tap order: stride 4, 8, 16.
 func (b *net) decoder(x *Node, cfg Config) []*Node {
 	var outs []*Node
-	for s, planes := range []int{256, 128, 64} {
+	div := cfg.widthDiv()
+	for s, planes := range []int{256 / div, 128 / div, 64 / div} {
 		for i := 0; i < cfg.DecoderBlocks[s]; i++ {
 			stride := 1
 			if i == 0 {

@@ -57,7 +57,7 @@ func main() {
 		return
 	}
 	pcCfg := patchcore.CPU()
-	pcCfg.Backbone, pcCfg.Weights, pcCfg.Features.Dim, pcCfg.CoresetRatio, pcCfg.InputSize = *arch, *weights, *dim, *ratio, *size
+	pcCfg.Backbone, pcCfg.Weights, pcCfg.Features.Dim, pcCfg.CoresetRatio, pcCfg.ImageSize = *arch, *weights, *dim, *ratio, *size
 	builtins := []scores.Func{scores.NearestL2{Ratio: *ratio}, scores.KNNMean{K: 3, Ratio: *ratio}, scores.Cosine{Ratio: *ratio}, scores.Mahalanobis{}}
 	type row struct {
 		method, cat string
@@ -94,7 +94,7 @@ func main() {
 		rows = append(rows, row{"PatchCore", cat, evaluate(preds, labels, masks, defects)})
 		if !*noPNI {
 			pcfg := pni.CPU()
-			pcfg.Backbone, pcfg.Weights, pcfg.Features.Dim, pcfg.CoresetRatio, pcfg.InputSize = *arch, *weights, *dim, *ratio, *size
+			pcfg.Backbone, pcfg.Weights, pcfg.Features.Dim, pcfg.CoresetRatio, pcfg.ImageSize = *arch, *weights, *dim, *ratio, *size
 			p, _ := pni.New(pcfg)
 			if err := p.FitFeatures(ctx, trainF, *size, *size, 3); err != nil {
 				fail(err)
@@ -173,7 +173,7 @@ func measureCost(ctx context.Context, arch, weights string, size, train, dim int
 	if arch == "wide_resnet50_2" {
 		cfg = patchcore.Paper()
 	}
-	cfg.Backbone, cfg.Weights, cfg.Features.Dim, cfg.CoresetRatio, cfg.InputSize = arch, weights, dim, ratio, size
+	cfg.Backbone, cfg.Weights, cfg.Features.Dim, cfg.CoresetRatio, cfg.ImageSize = arch, weights, dim, ratio, size
 	pc, err := patchcore.New(cfg)
 	if err != nil {
 		return err
@@ -184,10 +184,10 @@ func measureCost(ctx context.Context, arch, weights string, size, train, dim int
 	}
 	fit := time.Since(start)
 	start = time.Now()
-	if _, err := pc.Predict(ctx, ds.Test); err != nil {
+	if _, _, err := metrics.EvaluateSplit(ctx, pc, ds.Test, metrics.Options{NoPerDefect: true}); err != nil {
 		return err
 	}
-	perImage := time.Since(start) / time.Duration(ds.Test.Len())
+	perImage := time.Since(start) / time.Duration(ds.Test.Len()) // includes rendering and metrics
 	st := pc.FitStats
 	fmt.Printf("| backbone | px | train images | D | coreset | bank | fit (extract + coreset) | inference | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n")
 	fmt.Printf("| %s | %d | %d | %d | %g%% | %d x %d (%.1f MiB) | %.1f s (%.1f + %.1f) | %.0f ms/image | %.0f MiB |\n",
