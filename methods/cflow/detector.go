@@ -141,7 +141,7 @@ func (d *Detector) passLen(f *tapFeatures) int {
 	return f.n * per
 }
 
-// Fit trains one conditional flow per tap on the fibers of normal images (Sec. 3.4), then records each
+// Fit trains one conditional flow per tap on the fibers of normal images, then records each
 // tap's largest training log-likelihood. It reports progress, stops with ctx.Err() when ctx is
 // cancelled, checkpoints after meta epochs when CheckpointDir is set, and resumes from it.
 func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
@@ -299,7 +299,7 @@ func (d *Detector) logLikelihood(ctx context.Context, t int, f *tapFeatures, idx
 }
 
 // LogLikelihoodMaps returns, for every image, each tap's per-dimension log-likelihood map at the tap's
-// resolution (Sec. 3.5, before normalisation): high where the decoder finds the features likely.
+// resolution (before normalisation): high where the decoder finds the features likely.
 func (d *Detector) LogLikelihoodMaps(ctx context.Context, images methods.Images) ([][]datasets.Image, error) {
 	out := make([][]datasets.Image, images.Len())
 	err := d.eachLogLikelihoodMaps(ctx, images, func(i int, maps []datasets.Image) error {
@@ -354,7 +354,7 @@ func (d *Detector) eachLogLikelihoodMaps(ctx context.Context, images methods.Ima
 	return nil
 }
 
-// Predict scores images (Sec. 3.5): per tap exp(log p - max_train) upsampled bilinearly (align_corners,
+// Predict scores images as the paper: per tap exp(log p - max_train) upsampled bilinearly (align_corners,
 // as the authors' code) to the input and summed; the anomaly map is the number of taps minus that sum,
 // the image score its maximum. It collects PredictEach's predictions.
 func (d *Detector) Predict(ctx context.Context, images methods.Images) ([]methods.Prediction, error) {
@@ -503,9 +503,8 @@ func load(dir string) (*Detector, error) {
 			value = tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)
 		}
 		v := d.vars.InAbsPath(scope).VariableWithValue(vname, value)
-		if strings.HasPrefix(name, "/"+optimizers.AdamDefaultScope) || isOptimizerState(name) ||
-			vname == "initialized" || strings.HasSuffix(scope, "/perm") {
-			v.SetTrainable(false)
+		if isOptimizerState(name) || vname == "initialized" {
+			v.SetTrainable(false) // optimiser state and ActNorm's flag are not parameters
 		}
 	}
 	d.epochsDone, d.History, d.MaxLogLikelihood, d.fitted = cc.EpochsDone, cc.History, cc.MaxLogLikelihood, true

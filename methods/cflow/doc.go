@@ -3,15 +3,15 @@
 // https://arxiv.org/abs/2107.12571), the distribution-map family's conditional-flow method.
 //
 // The recipe, in the paper's steps:
-//   - Encoder (Sec. 3.3): a frozen pretrained CNN tapped at three scales (layer1..3 of a ResNet).
-//   - Positional condition (Sec. 3.3, Eq. 8): a 2-D sinusoidal encoding of each position (PositionalEncoding,
+//   - Encoder: a frozen pretrained CNN tapped at three scales (layer1..3 of a ResNet).
+//   - Positional condition: a 2-D sinusoidal encoding of each position (PositionalEncoding,
 //     128 channels) conditions the decoder.
-//   - Decoder (Sec. 3.3): per tap, a conditional normalizing flow of coupling blocks (8 in the paper)
+//   - Decoder: per tap, a conditional normalizing flow of coupling blocks (8 in the paper)
 //     with small fully connected subnets and a soft clamp of the log-scales, built from methods/flow.
-//   - Training (Sec. 3.4): maximum likelihood on random batches of feature vectors ("fibers") drawn
+//   - Training: maximum likelihood on random batches of feature vectors ("fibers") drawn
 //     across all positions and images, with Adam (lr 2e-4, warm-up then cosine decay); as the authors'
 //     code, the loss is -log σ(log p(x)/D), the per-dimension log-likelihood passed through a log-sigmoid.
-//   - Scoring (Sec. 3.5): per tap, the per-dimension log-likelihood map, turned into a probability
+//   - Scoring: per tap, the per-dimension log-likelihood map, turned into a probability
 //     exp(log p - max), upsampled bilinearly to the input and summed over taps; the anomaly map is the
 //     maximum minus that sum, the image score its maximum.
 //

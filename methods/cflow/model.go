@@ -10,7 +10,7 @@ import (
 )
 
 // PositionalEncoding returns the 2-D sinusoidal encoding of an h x w grid with p channels (p a multiple of
-// 4), row-major [h·w·p]: the condition of CFLOW-AD's decoders (Sec. 3.3, Eq. 8, after Vaswani et al.'s
+// 4), row-major [h·w·p]: the condition of CFLOW-AD's decoders (after Vaswani et al.'s
 // 1-D encoding). The first p/2 channels encode the column x, the last p/2 the row y; within each half,
 // channel 2k is sin(pos·ω_k) and 2k+1 is cos(pos·ω_k), with ω_k = 10000^(-2k/(p/2)).
 func PositionalEncoding(p, h, w int) []float32 {
@@ -35,7 +35,7 @@ func PositionalEncoding(p, h, w int) []float32 {
 // which a seeded encoder has): without it their scale would start at 1e6.
 const actNormEpsilon = 0.1
 
-// decoder is the conditional flow of one tap (Sec. 3.3): actnorm, then CouplingBlocks x (conditional
+// decoder is the conditional flow of one tap: actnorm, then CouplingBlocks x (conditional
 // affine coupling with clamp, fixed random permutation). Seeds derive from the configuration's Seed and
 // the tap index, so a loaded detector rebuilds the same permutations.
 func (c Config) decoder(tap int) *flow.Flow {
@@ -54,7 +54,7 @@ func tapScope(ctx *context.Context, i int) *context.Context {
 }
 
 // logLikelihood returns the per-dimension log-likelihood [N] of fibers [N, C] at positions with encoding
-// cond [N, P] under tap i's decoder (Sec. 3.4, Eq. 7 divided by C).
+// cond [N, P] under tap i's decoder (the log-likelihood divided by C, as the authors' code).
 func (c Config) logLikelihood(ctx *context.Context, tap int, fibers, cond *graph.Node) *graph.Node {
 	z, logDet := c.decoder(tap).Forward(tapScope(ctx, tap), fibers, cond)
 	return flow.LogLikelihoodPerDim(z, logDet)

@@ -14,9 +14,9 @@ import (
 // DefaultClamp is CFLOW-AD's clamp of the coupling log-scale (clamp_alpha = 1.9 in the authors' code).
 const DefaultClamp = 1.9
 
-// AffineCoupling is the affine coupling layer of RealNVP (Dinh et al. 2017, Sec. 3.3, Eq. 4-6): the
+// AffineCoupling is the affine coupling layer of RealNVP (Dinh et al. 2017; Glow, Sec. 3.3): the
 // input splits into a kept half x_a and a transformed half x_b; a small network of x_a (and of the
-// condition, when given: a conditional coupling as in CFLOW-AD, Gudovskiy et al. 2022, Sec. 3.3) outputs
+// condition, when given: a conditional coupling as in CFLOW-AD, Gudovskiy et al. 2022) outputs
 // a log-scale s and a shift t, and
 //
 //	y_a = x_a,  y_b = x_b ⊙ exp(s) + t,  log|det| = Σ s.
@@ -48,7 +48,7 @@ func SoftClamp(s *graph.Node, clamp float64) *graph.Node {
 	return graph.MulScalar(graph.Tanh(graph.DivScalar(s, clamp)), clamp)
 }
 
-// halves returns the split point and which side is kept.
+// split returns the column ranges of the kept and the transformed halves of d dimensions.
 func (c AffineCoupling) split(d int) (keptFrom, keptTo, moveFrom, moveTo int) {
 	h := d / 2
 	if c.Reverse {

@@ -21,11 +21,11 @@
 //
 // References:
 //   - Dinh, Sohl-Dickstein and Bengio, "Density estimation using Real NVP", ICLR 2017 (affine coupling,
-//     Sec. 3.3; permutations between couplings).
+//     with the kept half alternating between couplings).
 //   - Kingma and Dhariwal, "Glow: Generative Flow with Invertible 1x1 Convolutions", NeurIPS 2018 (actnorm,
 //     Sec. 3.1; invertible 1x1 convolution and its LU parameterisation, Sec. 3.2; zero-initialised last
 //     layer of the coupling network, Sec. 3.3).
 //   - Gudovskiy, Ishizaka and Kozuka, "CFLOW-AD: Real-Time Unsupervised Anomaly Detection with
 //     Localization via Conditional Normalizing Flows", WACV 2022 (conditional couplings with clamped
-//     scales, Sec. 3.3; per-dimension log-likelihood).
+//     scales; per-dimension log-likelihood).
 package flow

@@ -70,7 +70,7 @@ func LogNormal(z *graph.Node) *graph.Node {
 
 // LogLikelihood returns the change-of-variables log-likelihood of each sample, log p(x) =
 // Σ_d log N(z_d; 0, 1) + log|det ∂z/∂x| [N], for a flow's output z [N, D] and log-determinant [N]
-// (Dinh et al. 2017, Eq. 3).
+// (the change-of-variables formula, Dinh et al. 2017).
 //
 // See also LogLikelihoodPerDim, NLL.
 func LogLikelihood(z, logDet *graph.Node) *graph.Node {
@@ -78,7 +78,7 @@ func LogLikelihood(z, logDet *graph.Node) *graph.Node {
 }
 
 // LogLikelihoodPerDim is LogLikelihood divided by the dimension D: CFLOW-AD's per-dimension
-// log-likelihood (Gudovskiy et al. 2022, Eq. 7 divided by D), comparable across feature taps of
+// log-likelihood (Gudovskiy et al. 2022: the log-likelihood divided by D), comparable across feature taps of
 // different widths.
 func LogLikelihoodPerDim(z, logDet *graph.Node) *graph.Node {
 	return graph.DivScalar(LogLikelihood(z, logDet), float64(z.Shape().Dimensions[z.Rank()-1]))

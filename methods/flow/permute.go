@@ -11,8 +11,9 @@ import (
 	"github.com/gonomaly/gonomaly/methods/nn"
 )
 
-// Permutation is a fixed random permutation of the dimensions (RealNVP's reordering between couplings,
-// Dinh et al. 2017, Sec. 3.5; Glow's "shuffle" baseline, Kingma and Dhariwal 2018, Sec. 3.2). It has no
+// Permutation is a fixed random permutation of the dimensions, so that successive couplings transform
+// different halves (the role of RealNVP's alternating masks, Dinh et al. 2017; Glow's "shuffle" baseline,
+// Kingma and Dhariwal 2018, Sec. 3.2). It has no
 // variables: the permutation is drawn from Seed, so it is the same in every run and after Load.
 // log|det| = 0.
 type Permutation struct {
