@@ -20,14 +20,17 @@ var benchShapes = []struct {
 	name    string
 	m, n, k int
 	transA  bool
+	im2col  int // A is the implicit im2col of a 3×3 "same" convolution over im2col images of this size
 }{
-	{"1024", 1024, 1024, 1024, false},
-	{"conv_32768x64x576", 32768, 64, 576, false},
-	{"conv_3136x256x2304", 3136, 256, 2304, false},
-	{"conv_50176x64x147", 50176, 64, 147, false},
-	{"conv_784x1024x4608", 784, 1024, 4608, false},
-	{"skinny_8x1536x1536", 8, 1536, 1536, false},
-	{"gradT_576x64x32768", 576, 64, 32768, true},
+	{"1024", 1024, 1024, 1024, false, 0},
+	{"conv_32768x64x576", 32768, 64, 576, false, 0},
+	{"conv_3136x256x2304", 3136, 256, 2304, false, 0},
+	{"conv_50176x64x147", 50176, 64, 147, false, 0},
+	{"conv_784x1024x4608", 784, 1024, 4608, false, 0},
+	{"skinny_8x1536x1536", 8, 1536, 1536, false, 0},
+	{"gradT_576x64x32768", 576, 64, 32768, true, 0},
+	{"im2col_b8_64x64x64_to_64", 8 * 64 * 64, 64, 9 * 64, false, 64},
+	{"im2col_b1_56x56x256_to_256", 56 * 56, 256, 9 * 256, false, 56},
 }
 
 // BenchmarkGemm reports GFLOP/s (2·m·n·k per product) per kernel and shape with the default thread count;
@@ -48,13 +51,17 @@ func benchGemm(b *testing.B, f func(m, n, k int, a, b Operand, c []float32, ldc 
 			}
 			b.Run(fmt.Sprintf("%v/%s", k, s.name), func(b *testing.B) {
 				SetKernel(k)
-				ad := randSlice(r, s.m*s.k)
+				var a Operand
+				switch {
+				case s.im2col > 0:
+					a = im2colOperand(r, s.m/(s.im2col*s.im2col), s.im2col, s.k/9)
+				case s.transA:
+					a = DenseT(randSlice(r, s.m*s.k), s.m)
+				default:
+					a = Dense(randSlice(r, s.m*s.k), s.k)
+				}
 				bd := randSlice(r, s.k*s.n)
 				c := make([]float32, s.m*s.n)
-				a := Dense(ad, s.k)
-				if s.transA {
-					a = DenseT(ad, s.m)
-				}
 				runtime.GC() // the operands' garbage would otherwise be collected on the clock
 				cpu0 := processCPU()
 				for b.Loop() {
@@ -68,4 +75,28 @@ func benchGemm(b *testing.B, f func(m, n, k int, a, b Operand, c []float32, ldc 
 			})
 		}
 	}
+}
+
+// im2colOperand is the patch matrix of a 3×3 "same" convolution over batch size×size×cin NHWC images,
+// read through offset tables from zero-padded images, as a convolution would call Gemm.
+func im2colOperand(r *rand.Rand, batch, size, cin int) Operand {
+	p := size + 2
+	img := randSlice(r, batch*p*p*cin)
+	rows := make([]int32, 0, batch*size*size)
+	for n := 0; n < batch; n++ {
+		for y := 0; y < size; y++ {
+			for x := 0; x < size; x++ {
+				rows = append(rows, int32(((n*p+y)*p+x)*cin))
+			}
+		}
+	}
+	cols := make([]int32, 0, 9*cin)
+	for dy := 0; dy < 3; dy++ {
+		for dx := 0; dx < 3; dx++ {
+			for c := 0; c < cin; c++ {
+				cols = append(cols, int32((dy*p+dx)*cin+c))
+			}
+		}
+	}
+	return Operand{Data: img, RowIdx: rows, ColIdx: cols}
 }
