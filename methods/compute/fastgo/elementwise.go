@@ -241,8 +241,14 @@ func lowerBinary(n *Node) (kernel, error) {
 	dt := n.inputs[0].shape.DType
 	switch dt {
 	case dtypes.Float32:
+		if k := fastFloat[float32](n.op); k != nil {
+			return k, nil
+		}
 		return binaryNumber[float32](n.op, true)
 	case dtypes.Float64:
+		if k := fastFloat[float64](n.op); k != nil {
+			return k, nil
+		}
 		return binaryNumber[float64](n.op, true)
 	case dtypes.Int32:
 		return binaryNumber[int32](n.op, false)
@@ -260,42 +266,113 @@ func lowerBinary(n *Node) (kernel, error) {
 	return nil, unsupportedf("%s on %s", n.op, dt)
 }
 
+// fastFloat returns the direct-loop kernel for the arithmetic ops fastBinaryRow knows, else nil.
+func fastFloat[T float](op backends.OpType) kernel {
+	switch op {
+	case backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeDiv, backends.OpTypeMax, backends.OpTypeMin:
+		return binFloat(op, arith[T](op, true))
+	}
+	return nil
+}
+
 func bin[T, U any](f func(T, T) U) kernel {
 	return func(ins []tensor, out tensor) { binaryApply(ins, out, f) }
 }
 
-func binaryNumber[T number](op backends.OpType, isFloat bool) (kernel, error) {
+// binFloat is bin with the direct loops of fastBinaryRow where the broadcast collapses to rows.
+func binFloat[T float](op backends.OpType, f func(T, T) T) kernel {
+	return func(ins []tensor, out tensor) {
+		rows, ok := collapseBroadcast(ins[0].shape, ins[1].shape, out.shape)
+		if !ok {
+			binaryApply(ins, out, f)
+			return
+		}
+		a, b, o := ins[0].data.([]T), ins[1].data.([]T), out.data.([]T)
+		inner := rows.inner
+		parallelFor(rows.outer, max(1, elementGrain/max(1, inner)), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				fastBinaryRow(op, o[i*inner:(i+1)*inner], a[i*rows.sa0:], b[i*rows.sb0:], rows.sa1, rows.sb1)
+			}
+		})
+	}
+}
+
+// broadcastRows is a binary broadcast collapsed to [outer, inner] with per-operand strides.
+type broadcastRows struct {
+	outer, inner       int
+	sa0, sa1, sb0, sb1 int
+}
+
+// collapseBroadcast merges adjacent axes that are contiguous in both operands (broadcast axes have
+// stride 0); ok when at most two axes remain, which covers per-channel and per-row broadcasts.
+func collapseBroadcast(sa, sb, out shapes.Shape) (broadcastRows, bool) {
+	stA, stB := broadcastStrides(sa, out), broadcastStrides(sb, out)
+	var dims, a, b []int
+	for i, d := range out.Dimensions {
+		if d == 1 {
+			continue
+		}
+		k := len(dims) - 1
+		if k >= 0 && a[k] == stA[i]*d && b[k] == stB[i]*d {
+			dims[k] *= d
+			a[k], b[k] = stA[i], stB[i]
+			continue
+		}
+		dims, a, b = append(dims, d), append(a, stA[i]), append(b, stB[i])
+	}
+	switch len(dims) {
+	case 0:
+		return broadcastRows{outer: 1, inner: 1, sa1: 1, sb1: 1}, true
+	case 1:
+		return broadcastRows{outer: 1, inner: dims[0], sa1: a[0], sb1: b[0]}, true
+	case 2:
+		return broadcastRows{outer: dims[0], inner: dims[1], sa0: a[0], sa1: a[1], sb0: b[0], sb1: b[1]}, true
+	}
+	return broadcastRows{}, false
+}
+
+// arith returns the element function of an arithmetic op, or nil.
+func arith[T number](op backends.OpType, isFloat bool) func(x, y T) T {
 	switch op {
 	case backends.OpTypeAdd:
-		return bin(func(x, y T) T { return x + y }), nil
+		return func(x, y T) T { return x + y }
 	case backends.OpTypeSub:
-		return bin(func(x, y T) T { return x - y }), nil
+		return func(x, y T) T { return x - y }
 	case backends.OpTypeMul:
-		return bin(func(x, y T) T { return x * y }), nil
+		return func(x, y T) T { return x * y }
 	case backends.OpTypeDiv:
 		if !isFloat {
-			return bin(func(x, y T) T {
+			return func(x, y T) T {
 				if y == 0 {
 					return 0
 				}
 				return x / y
-			}), nil
+			}
 		}
-		return bin(func(x, y T) T { return x / y }), nil
+		return func(x, y T) T { return x / y }
 	case backends.OpTypeMax:
-		return bin(func(x, y T) T {
+		return func(x, y T) T {
 			if x != x || x >= y { // NaN wins, as in XLA
 				return x
 			}
 			return y
-		}), nil
+		}
 	case backends.OpTypeMin:
-		return bin(func(x, y T) T {
+		return func(x, y T) T {
 			if x != x || x <= y {
 				return x
 			}
 			return y
-		}), nil
+		}
+	}
+	return nil
+}
+
+func binaryNumber[T number](op backends.OpType, isFloat bool) (kernel, error) {
+	if f := arith[T](op, isFloat); f != nil {
+		return bin(f), nil
+	}
+	switch op {
 	case backends.OpTypePow:
 		return bin(func(x, y T) T { return T(math.Pow(float64(x), float64(y))) }), nil
 	case backends.OpTypeRem:

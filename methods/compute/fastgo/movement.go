@@ -51,6 +51,7 @@ func stridesOf(dims []int) []int {
 // copyStrided copies the box dims from src (starting at srcBase, srcStrides per axis) to dst
 // (dstBase, dstStrides), splitting the outer axis over the cores for large boxes.
 func copyStrided[W any](dst []W, dstBase int, dstStrides []int, src []W, srcBase int, srcStrides []int, dims []int) {
+	dims, dstStrides, srcStrides = mergeAxes(dims, dstStrides, srcStrides)
 	r := len(dims)
 	total := 1
 	for _, d := range dims {
@@ -70,6 +71,33 @@ func copyStrided[W any](dst []W, dstBase int, dstStrides []int, src []W, srcBase
 			copyBox(dst, dstBase+i*dstStrides[0], dstStrides[1:], src, srcBase+i*srcStrides[0], srcStrides[1:], dims[1:])
 		}
 	})
+}
+
+// mergeAxes drops size-1 axes and merges neighbours that are contiguous in both layouts, so copies
+// run over long rows instead of recursing per short row.
+func mergeAxes(dims, st1, st2 []int) ([]int, []int, []int) {
+	var d, a, b []int
+	for i, n := range dims {
+		if n == 1 {
+			continue
+		}
+		k := len(d) - 1
+		if k >= 0 && a[k] == st1[i]*n && b[k] == st2[i]*n {
+			d[k] *= n
+			a[k], b[k] = st1[i], st2[i]
+			continue
+		}
+		d, a, b = append(d, n), append(a, st1[i]), append(b, st2[i])
+	}
+	if len(d) == 0 && len(dims) > 0 { // a single element
+		return []int{1}, []int{1}, []int{1}
+	}
+	for _, n := range dims {
+		if n == 0 {
+			return []int{0}, []int{1}, []int{1}
+		}
+	}
+	return d, a, b
 }
 
 func copyBox[W any](dst []W, db int, ds []int, src []W, sb int, ss []int, dims []int) {

@@ -2,14 +2,20 @@ package sgemm
 
 import (
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
-// minFlopsPerThread is the work below which another goroutine costs more (start-up, a second copy of the
-// packed operands, cold caches) than it saves; measured on the benchmarks' shapes.
+// minFlopsPerThread is the work below which another goroutine costs more (start-up, cold caches) than it
+// saves.
 const minFlopsPerThread = 4 << 20
 
-// directRows is the largest row range for which B is read in place instead of packed: with so few rows
+// tasksPerThread is how many pieces each goroutine's share of a block is cut into. Goroutines take
+// pieces as they finish the last, so on a shared machine a goroutine that loses its core delays the
+// product by one piece rather than by its whole share.
+const tasksPerThread = 4
+
+// directRows is the largest row count for which B is read in place instead of packed: with so few rows
 // each B element is used a handful of times, and copying B would cost more than the strided reads.
 var directRows = 2
 
@@ -19,16 +25,13 @@ var directCols = 512
 // workspace holds one goroutine's packing buffers; they are pooled because a convolution calls Gemm per
 // layer and per batch, and fresh megabytes each time would be garbage.
 type workspace struct {
-	a, b, tmp      []float32
-	aBuf, bBuf     []float32
-	rowOff, colOff []int
-	runs           []run
-	slivers        []sliver
+	aBuf, bBuf, tmpBuf []float32
+	rowOff, colOff     []int
+	runs               []run
+	slivers            []sliver
 }
 
 var workspaces = sync.Pool{New: func() any { return new(workspace) }}
-
-func getWorkspace() *workspace { return workspaces.Get().(*workspace) }
 
 // aligned returns a slice of n floats starting on a 64-byte boundary, so that the kernels' full-vector
 // loads of packed data never straddle cache lines; buf is reused when large enough.
@@ -49,155 +52,198 @@ func balanced(total, max, unit int) int {
 	return (size + unit - 1) / unit * unit
 }
 
-// gemm splits the product into a grid of tm×tn rectangles of C, one per goroutine, each computed by the
-// serial driver with its own packed copies. A grid rather than a shared packed B keeps the goroutines
-// free of barriers; the duplicated packing is small against the arithmetic once each goroutine has
-// minFlopsPerThread of it.
-func gemm(ki *kernelInfo, maxThreads, m, n, k int, a, b Operand, c []float32, ldc int, acc bool) {
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// plan is one product in progress. For each KC×NC panel of B it runs two phases, each on up to t
+// goroutines that take work from a shared counter: packing B's slivers into the shared panel, then
+// computing tasks, a task being an MC-row block of C (with the A block its goroutine packs) times a
+// chunk of the panel's slivers. Fields other than next are written only between phases, when no other
+// goroutine runs.
+type plan struct {
+	ki         *kernelInfo
+	t          int
+	m, n, k    int
+	a, b       *Operand
+	c          []float32
+	ldc        int
+	acc        bool
+	kc, mc, nc int
+	directB    bool
+	bbuf       []float32
+
+	// The current panel: columns [jc, jc+nb) and k steps [pc, pc+kb) of B.
+	jc, nb, pc, kb   int
+	load             bool // add to C: the caller asked to, or an earlier panel has stored
+	runs             []run
+	minCol, maxCol   int
+	chunks, perChunk int // the panel's slivers are cut into chunks of perChunk slivers
+
+	next atomic.Int64
+}
+
+// gemm computes C = A·B or C += A·B on up to maxThreads goroutines.
+func gemm(ki *kernelInfo, maxThreads, m, n, k int, a, b *Operand, c []float32, ldc int, acc bool) {
+	if k == 0 {
+		if !acc {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
 	t := maxThreads
 	if flops := 2 * m * n * k; flops/minFlopsPerThread < t {
 		t = max(flops/minFlopsPerThread, 1)
 	}
-	if t <= 1 {
-		ws := getWorkspace()
-		gemmRange(ki, ws, 0, m, 0, n, k, &a, &b, c, ldc, acc)
-		workspaces.Put(ws)
-		return
+	mr, nr := ki.mr, ki.nr
+	pl := &plan{ki: ki, t: t, m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, acc: acc}
+	pl.kc = balanced(k, ki.kc, 1)
+	pl.nc = balanced(n, ki.nc, nr)
+	pl.mc = balanced(m, ki.mc, mr)
+	if want := tasksPerThread * t; t > 1 && ceilDiv(m, pl.mc) < want {
+		// Smaller row blocks for more tasks, down to where the B panel's reloads from L2 would start to
+		// cost (each block streams it once).
+		pl.mc = balanced(m, max(ceilDiv(m, want), 8*mr), mr)
 	}
-	tm, tn := grid(t, m, n, k, ki)
-	mstep := balanced(m, (m+tm-1)/tm, ki.mr)
-	nstep := balanced(n, (n+tn-1)/tn, ki.nr)
-	var wg sync.WaitGroup
-	for i0 := 0; i0 < m; i0 += mstep {
-		for j0 := 0; j0 < n; j0 += nstep {
-			i1, j1 := min(i0+mstep, m), min(j0+nstep, n)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ws := getWorkspace()
-				gemmRange(ki, ws, i0, i1, j0, j1, k, &a, &b, c, ldc, acc)
-				workspaces.Put(ws)
-			}()
+	pl.directB = m <= directRows*mr && b.RowIdx == nil && b.ColIdx == nil && b.ColStride == 1 &&
+		b.RowStride > 0 && (k-1)*b.RowStride+n <= len(b.Data)
+	ws := workspaces.Get().(*workspace)
+	defer workspaces.Put(ws)
+	pl.bbuf = aligned(&ws.bBuf, pl.nc*pl.kc)
+	for pl.jc = 0; pl.jc < n; pl.jc += pl.nc {
+		pl.nb = min(pl.nc, n-pl.jc)
+		slivers := ceilDiv(pl.nb, nr)
+		pl.chunks, pl.perChunk = 1, slivers
+		if icBlocks := ceilDiv(m, pl.mc); t > 1 && icBlocks < tasksPerThread*t {
+			pl.chunks = min(slivers, ceilDiv(tasksPerThread*t, icBlocks))
+			pl.perChunk = ceilDiv(slivers, pl.chunks)
+			pl.chunks = ceilDiv(slivers, pl.perChunk)
+		}
+		for pl.pc = 0; pl.pc < k; pl.pc += pl.kc {
+			pl.kb = min(pl.kc, k-pl.pc)
+			pl.load = acc || pl.pc > 0
+			pl.runs = nil
+			if n <= directCols {
+				pl.runs, pl.minCol, pl.maxCol = colRuns(a, pl.pc, pl.kb, &ws.runs)
+			}
+			if pl.directB {
+				// Only a last, partial sliver is packed (zero-padded); whole ones are read in place.
+				if full := pl.nb / nr * nr; full < pl.nb {
+					packB(ws, b, pl.pc, pl.kb, pl.jc+full, pl.nb-full, nr, pl.bbuf[full*pl.kb:])
+				}
+			} else {
+				pl.parallel(ws, slivers, (*plan).packSliver)
+			}
+			pl.parallel(ws, ceilDiv(m, pl.mc)*pl.chunks, (*plan).task)
 		}
 	}
+}
+
+// parallel runs f for items 0..count-1 on up to t goroutines (this one included), each taking the next
+// item from the counter; it returns when all are done.
+func (pl *plan) parallel(ws *workspace, count int, f func(*plan, *workspace, *int, int)) {
+	pl.next.Store(0)
+	worker := func(ws *workspace) {
+		last := -1 // lets a task reuse the A block its goroutine packed for the previous one
+		for {
+			i := int(pl.next.Add(1) - 1)
+			if i >= count {
+				return
+			}
+			f(pl, ws, &last, i)
+		}
+	}
+	t := min(pl.t, count)
+	if t <= 1 {
+		worker(ws)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(t - 1)
+	for range t - 1 {
+		go func() {
+			defer wg.Done()
+			w := workspaces.Get().(*workspace)
+			worker(w)
+			workspaces.Put(w)
+		}()
+	}
+	worker(ws)
 	wg.Wait()
 }
 
-// grid picks the factorisation tm·tn = t that minimises a goroutine's cost: its padded tile area (the
-// arithmetic) plus the operands it packs (k·(rows+cols), weighted as a few tile columns' worth).
-func grid(t, m, n, k int, ki *kernelInfo) (tm, tn int) {
-	best := -1
-	for cm := 1; cm <= t; cm++ {
-		if t%cm != 0 {
-			continue
-		}
-		cn := t / cm
-		rows := ((m+cm-1)/cm + ki.mr - 1) / ki.mr * ki.mr
-		cols := ((n+cn-1)/cn + ki.nr - 1) / ki.nr * ki.nr
-		cost := rows*cols + 8*(rows+cols)
-		if best < 0 || cost < best {
-			best, tm, tn = cost, cm, cn
-		}
-	}
-	return tm, tn
+func (pl *plan) packSliver(ws *workspace, _ *int, s int) {
+	nr := pl.ki.nr
+	packB(ws, pl.b, pl.pc, pl.kb, pl.jc+s*nr, min(nr, pl.nb-s*nr), nr, pl.bbuf[s*nr*pl.kb:])
 }
 
-// gemmRange computes rows [i0, i1) × columns [j0, j1) of C on the calling goroutine.
-func gemmRange(ki *kernelInfo, ws *workspace, i0, i1, j0, j1, k int, a, b *Operand, c []float32, ldc int, acc bool) {
-	m, n := i1-i0, j1-j0
-	if m <= 0 || n <= 0 {
-		return
+// task computes row block i/chunks of the panel's product, restricted to sliver chunk i%chunks.
+func (pl *plan) task(ws *workspace, lastBlock *int, i int) {
+	ki, a, b, c, ldc := pl.ki, pl.a, pl.b, pl.c, pl.ldc
+	mr, nr, kb := ki.mr, ki.nr, pl.kb
+	block, chunk := i/pl.chunks, i%pl.chunks
+	ic := block * pl.mc
+	mb := min(pl.mc, pl.m-ic)
+	abuf := aligned(&ws.aBuf, pl.mc*pl.kc)
+	tmp := aligned(&ws.tmpBuf, mr*nr)
+	if cap(ws.slivers) < pl.mc/mr {
+		ws.slivers = make([]sliver, pl.mc/mr)
 	}
-	if k == 0 {
-		if !acc {
-			for i := i0; i < i1; i++ {
-				clear(c[i*ldc+j0 : i*ldc+j1])
+	slivers := ws.slivers[:pl.mc/mr]
+	if *lastBlock != block {
+		*lastBlock = block
+		for ir := 0; ir < mb; ir += mr {
+			sl := &slivers[ir/mr]
+			sl.first = -1
+			if pl.runs != nil && mb-ir >= mr {
+				sl.first, sl.stride = rowRun(a, ic+ir, mr, pl.minCol, pl.maxCol)
+			}
+			if sl.first < 0 {
+				packA(ws, a, ic+ir, min(mr, mb-ir), pl.pc, kb, mr, abuf[ir*kb:])
 			}
 		}
-		return
 	}
-	mr, nr := ki.mr, ki.nr
-	kc := balanced(k, ki.kc, 1)
-	mc := balanced(m, ki.mc, mr)
-	nc := balanced(n, ki.nc, nr)
-	directB := m <= directRows*mr && b.RowIdx == nil && b.ColIdx == nil && b.ColStride == 1 &&
-		b.RowStride > 0 && (k-1)*b.RowStride+j1 <= len(b.Data)
-	abuf := aligned(&ws.aBuf, mc*kc)
-	bbuf := aligned(&ws.bBuf, nc*kc)
-	tmp := aligned(&ws.tmp, mr*nr)
-	if cap(ws.slivers) < mc/mr {
-		ws.slivers = make([]sliver, mc/mr)
-	}
-	slivers := ws.slivers[:mc/mr]
-	for jc := j0; jc < j1; jc += nc {
-		nb := min(nc, j1-jc)
-		fullN := nb / nr * nr // columns covered by whole slivers
-		for pc := 0; pc < k; pc += kc {
-			kb := min(kc, k-pc)
-			load := acc || pc > 0
-			if directB {
-				if fullN < nb {
-					packB(ws, b, pc, kb, jc+fullN, nb-fullN, nr, bbuf[fullN*kb:])
-				}
+	jc, nb, pc := pl.jc, pl.nb, pl.pc
+	fullN := nb / nr * nr
+	j0 := chunk * pl.perChunk * nr
+	j1 := min(j0+pl.perChunk*nr, nb)
+	for jr := j0; jr < j1; jr += nr {
+		bp, bstride := unsafe.Pointer(&pl.bbuf[jr*kb]), nr
+		if pl.directB && jr < fullN {
+			bp, bstride = unsafe.Pointer(&b.Data[pc*b.RowStride+jc+jr]), b.RowStride
+		}
+		w := min(nr, nb-jr)
+		for ir := 0; ir < mb; ir += mr {
+			h := min(mr, mb-ir)
+			co := (ic+ir)*ldc + jc + jr
+			full := h == mr && w == nr
+			// Edge tiles go through tmp, which the kernels can write whole.
+			cp, cld, cload := unsafe.Pointer(&tmp[0]), nr, false
+			if full {
+				cp, cld, cload = unsafe.Pointer(&c[co]), ldc, pl.load
+			}
+			if sl := slivers[ir/mr]; sl.first < 0 {
+				ki.micro(kb, unsafe.Pointer(&abuf[ir*kb]), 1, mr, bp, bstride, cp, cld, cload)
 			} else {
-				packB(ws, b, pc, kb, jc, nb, nr, bbuf)
-			}
-			var runs []run
-			var minCol, maxCol int
-			if n <= directCols {
-				runs, minCol, maxCol = colRuns(a, pc, kb, &ws.runs)
-			}
-			for ic := i0; ic < i1; ic += mc {
-				mb := min(mc, i1-ic)
-				for ir := 0; ir < mb; ir += mr {
-					sl := &slivers[ir/mr]
-					sl.first = -1
-					if runs != nil && mb-ir >= mr {
-						sl.first, sl.stride = rowRun(a, ic+ir, mr, minCol, maxCol)
-					}
-					if sl.first < 0 {
-						packA(ws, a, ic+ir, min(mr, mb-ir), pc, kb, mr, abuf[ir*kb:])
-					}
+				// A read in place, one kernel call per stretch of evenly spaced columns; all but the
+				// first add to what the earlier ones left in the tile.
+				for ri, r := range pl.runs {
+					ki.micro(r.n, unsafe.Pointer(&a.Data[sl.first+r.off]), sl.stride, r.step,
+						unsafe.Add(bp, 4*r.start*bstride), bstride, cp, cld, cload || ri > 0)
 				}
-				for jr := 0; jr < nb; jr += nr {
-					bp, bstride := unsafe.Pointer(&bbuf[jr*kb]), nr
-					if directB && jr < fullN {
-						bp, bstride = unsafe.Pointer(&b.Data[pc*b.RowStride+jc+jr]), b.RowStride
+			}
+			if full {
+				continue
+			}
+			for i := 0; i < h; i++ {
+				dst := c[co+i*ldc : co+i*ldc+w]
+				src := tmp[i*nr : i*nr+w]
+				if pl.load {
+					for j, v := range src {
+						dst[j] += v
 					}
-					w := min(nr, nb-jr)
-					for ir := 0; ir < mb; ir += mr {
-						h := min(mr, mb-ir)
-						co := (ic+ir)*ldc + jc + jr
-						full := h == mr && w == nr
-						cp, cld, cload := unsafe.Pointer(&tmp[0]), nr, false
-						if full {
-							cp, cld, cload = unsafe.Pointer(&c[co]), ldc, load
-						}
-						if sl := slivers[ir/mr]; sl.first < 0 {
-							ki.micro(kb, unsafe.Pointer(&abuf[ir*kb]), 1, mr, bp, bstride, cp, cld, cload)
-						} else {
-							// A read in place, one kernel call per stretch of evenly spaced columns;
-							// all but the first add to what the earlier ones left in the tile.
-							for ri, r := range runs {
-								ki.micro(r.n, unsafe.Pointer(&a.Data[sl.first+r.off]), sl.stride, r.step,
-									unsafe.Add(bp, 4*r.start*bstride), bstride, cp, cld, cload || ri > 0)
-							}
-						}
-						if full {
-							continue
-						}
-						for i := 0; i < h; i++ {
-							dst := c[co+i*ldc : co+i*ldc+w]
-							src := tmp[i*nr : i*nr+w]
-							if load {
-								for j, v := range src {
-									dst[j] += v
-								}
-							} else {
-								copy(dst, src)
-							}
-						}
-					}
+				} else {
+					copy(dst, src)
 				}
 			}
 		}

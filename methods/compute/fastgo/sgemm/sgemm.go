@@ -175,7 +175,7 @@ func Gemm(m, n, k int, a, b Operand, c []float32, ldc int, accumulate bool) {
 	if !checkArgs(m, n, k, c, ldc) {
 		return
 	}
-	gemm(current.Load(), Threads(), m, n, k, a, b, c, ldc, accumulate)
+	gemm(current.Load(), Threads(), m, n, k, &a, &b, c, ldc, accumulate)
 }
 
 // GemmSerial is Gemm on the calling goroutine only (for callers that parallelise over a batch themselves).
@@ -183,9 +183,7 @@ func GemmSerial(m, n, k int, a, b Operand, c []float32, ldc int, accumulate bool
 	if !checkArgs(m, n, k, c, ldc) {
 		return
 	}
-	ws := getWorkspace()
-	gemmRange(current.Load(), ws, 0, m, 0, n, k, &a, &b, c, ldc, accumulate)
-	workspaces.Put(ws)
+	gemm(current.Load(), 1, m, n, k, &a, &b, c, ldc, accumulate)
 }
 
 // checkArgs validates the output, which the kernels write through pointers, and says whether there is
