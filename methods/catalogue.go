@@ -59,8 +59,12 @@ type Entry struct {
 	NeedsPretrained bool
 	// Presets lists the preset names New accepts; always includes PresetPaper and PresetCPU.
 	Presets []string
-	// New builds an unfitted detector from a preset.
+	// New builds an unfitted detector from a preset. Register fills it from Build when it is nil.
 	New func(preset string) (Detector, error)
+	// Build builds an unfitted detector from a preset with the preset's shared Settings changed by edit
+	// (nil: the preset as it is): how tests, benchmarks and notebooks set the image size, the weights,
+	// the seeds or the feature batch of any method without knowing its Config. The contract requires it.
+	Build func(preset string, edit func(*Settings)) (Detector, error)
 	// Load rebuilds a fitted detector from a checkpoint directory whose manifest was already checked
 	// to belong to this method.
 	Load func(dir string, m Manifest) (Detector, error)
@@ -74,8 +78,12 @@ var (
 // Register adds a method to the Catalogue; method packages call it from init.
 // It panics on a duplicate or incomplete entry, which is a programming error.
 func Register(e Entry) {
-	if e.Name == "" || e.New == nil || e.Load == nil || e.Family == "" {
-		panic(fmt.Sprintf("methods.Register: entry %q needs Name, Family, New and Load", e.Name))
+	if e.Name == "" || (e.New == nil && e.Build == nil) || e.Load == nil || e.Family == "" {
+		panic(fmt.Sprintf("methods.Register: entry %q needs Name, Family, Build (or New) and Load", e.Name))
+	}
+	if e.New == nil {
+		build := e.Build
+		e.New = func(preset string) (Detector, error) { return build(preset, nil) }
 	}
 	registryMu.Lock()
 	defer registryMu.Unlock()
@@ -139,6 +147,22 @@ func New(name, preset string) (Detector, error) {
 		return nil, fmt.Errorf("methods: %s has no preset %q (presets: %s)", e.Name, preset, strings.Join(e.Presets, ", "))
 	}
 	return e.New(preset)
+}
+
+// Build builds an unfitted detector of the named method from a preset, with the preset's shared
+// Settings changed by edit (nil: none), e.g. to set the image size or the weights of any method.
+func Build(name, preset string, edit func(*Settings)) (Detector, error) {
+	e, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(e.Presets, preset) {
+		return nil, fmt.Errorf("methods: %s has no preset %q (presets: %s)", e.Name, preset, strings.Join(e.Presets, ", "))
+	}
+	if e.Build == nil {
+		return nil, fmt.Errorf("methods: %s does not register Build (the Settings contract)", e.Name)
+	}
+	return e.Build(preset, edit)
 }
 
 // Load reads a checkpoint directory written by a Detector's Save and rebuilds the detector, whichever

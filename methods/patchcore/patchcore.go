@@ -419,14 +419,20 @@ func init() {
 		Trains:          false,
 		NeedsPretrained: true,
 		Presets:         []string{methods.PresetPaper, methods.PresetCPU},
-		New: func(preset string) (methods.Detector, error) {
+		Build: func(preset string, edit func(*methods.Settings)) (methods.Detector, error) {
+			var cfg Config
 			switch preset {
 			case methods.PresetPaper:
-				return New(Paper())
+				cfg = Paper()
 			case methods.PresetCPU:
-				return New(CPU())
+				cfg = CPU()
+			default:
+				return nil, fmt.Errorf("patchcore: unknown preset %q", preset)
 			}
-			return nil, fmt.Errorf("patchcore: unknown preset %q", preset)
+			if edit != nil {
+				edit(&cfg.Settings)
+			}
+			return New(cfg)
 		},
 		Load: func(dir string, _ methods.Manifest) (methods.Detector, error) { return Load(dir) },
 	})

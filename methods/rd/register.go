@@ -13,7 +13,7 @@ func init() {
 		Summary: "A student decoder rebuilds a frozen teacher's features from a one-class bottleneck; it fails where the image is anomalous.",
 		Trains:  true, NeedsPretrained: true,
 		Presets: []string{methods.PresetPaper, methods.PresetCPU},
-		New:     func(p string) (methods.Detector, error) { return newPreset(RD, p) },
+		Build:   func(p string, edit func(*methods.Settings)) (methods.Detector, error) { return newPreset(RD, p, edit) },
 		Load:    func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir, string(RD)) },
 	})
 	methods.Register(methods.Entry{
@@ -27,15 +27,20 @@ func init() {
 		Summary: "Reverse Distillation with a projection trained on pseudo-anomalies to keep only normal information.",
 		Trains:  true, NeedsPretrained: true,
 		Presets: []string{methods.PresetPaper, methods.PresetCPU},
-		New:     func(p string) (methods.Detector, error) { return newPreset(RDPlusPlus, p) },
-		Load:    func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir, string(RDPlusPlus)) },
+		Build: func(p string, edit func(*methods.Settings)) (methods.Detector, error) {
+			return newPreset(RDPlusPlus, p, edit)
+		},
+		Load: func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir, string(RDPlusPlus)) },
 	})
 }
 
-func newPreset(v Variant, preset string) (methods.Detector, error) {
+func newPreset(v Variant, preset string, edit func(*methods.Settings)) (methods.Detector, error) {
 	cfg, err := presetConfig(v, preset)
 	if err != nil {
 		return nil, err
+	}
+	if edit != nil {
+		edit(&cfg.Settings)
 	}
 	return New(cfg)
 }
