@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 )
 
@@ -69,10 +70,23 @@ func pool2D(op string, x *graph.Node, size, stride, padding int, isMax bool) *gr
 	if isMax {
 		reduce = graph.Max
 	}
-	var patches *graph.Node // [N*Ho*Wo, size*size, C]
+	var patches *graph.Node         // [N*Ho*Wo, size*size, C]
+	native := nativeConv(x.Graph()) // fastgo's ReduceWindow reads each window in place
 	out := withCustomGradient([]*graph.Node{x},
 		func(in []*graph.Node) *graph.Node {
 			var y *graph.Node
+			if native {
+				kind := backends.ReduceOpSum
+				if isMax {
+					kind = backends.ReduceOpMax
+				}
+				y = graph.BackendReduceWindow(in[0], kind, []int{1, size, size, 1}, []int{1, stride, stride, 1}, nil, nil,
+					[][2]int{{0, 0}, {padding, padding}, {padding, padding}, {0, 0}})
+				if !isMax {
+					y = graph.MulScalar(y, 1/taps)
+				}
+				return graph.Reshape(y, win.n*win.ho*win.wo, c)
+			}
 			if wide {
 				shifted := wl.taps(in[0], padValue)
 				y = shifted[0]

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"github.com/gonomaly/gonomaly/methods/compute/fastgo"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -63,13 +64,16 @@ func refPool2D(x []float64, n, h, w, c, k, s, p int, isMax bool) []float64 {
 }
 
 func TestPool2D(t *testing.T) {
-	saved := poolWideMaxWaste
-	defer func() { poolWideMaxWaste = saved }()
+	saved, savedNative := poolWideMaxWaste, nativeConv
+	defer func() { poolWideMaxWaste, nativeConv = saved, savedNative }()
 	for _, mode := range []struct {
-		name  string
-		waste float64
-	}{{"wide", 1e9}, {"gather", -1}} {
+		name   string
+		waste  float64
+		native bool
+	}{{"native", 0, true}, {"wide", 1e9, false}, {"gather", -1, false}} {
 		poolWideMaxWaste = mode.waste
+		native := mode.native
+		nativeConv = func(g *graph.Graph) bool { return native && g.Backend().Name() == fastgo.BackendName }
 		t.Run(mode.name, testPool2D)
 	}
 }

@@ -51,6 +51,8 @@ func lower(n *Node) (run kernel, view bool, err error) {
 		run, err = lowerDotGeneral(n)
 	case backends.OpTypeConvGeneral:
 		run, err = lowerConvGeneral(n)
+	case backends.OpTypeReduceWindow:
+		run, err = lowerReduceWindow(n)
 	case backends.OpTypeDot:
 		run, err = lowerDot(n)
 	default:

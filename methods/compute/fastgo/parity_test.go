@@ -359,3 +359,17 @@ func or(a, b []int) []int {
 	}
 	return a
 }
+
+func TestReduceWindowParity(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	x := randTensor(rng, dtypes.Float32, 2, 11, 10, 6)
+	parity(t, "pooling", 1e-6, func(in []*Node) []*Node {
+		x := in[0]
+		return []*Node{
+			BackendReduceWindow(x, backends.ReduceOpMax, []int{1, 3, 3, 1}, []int{1, 2, 2, 1}, nil, nil, [][2]int{{0, 0}, {1, 1}, {1, 1}, {0, 0}}),
+			BackendReduceWindow(x, backends.ReduceOpSum, []int{1, 2, 3, 1}, []int{1, 1, 2, 1}, nil, nil, [][2]int{{0, 0}, {0, 1}, {2, 0}, {0, 0}}),
+			BackendReduceWindow(x, backends.ReduceOpMin, []int{2, 2, 2, 2}, []int{1, 3, 1, 2}, nil, []int{1, 2, 1, 1}, nil),
+			BackendReduceWindow(ConvertDType(x, dtypes.Float64), backends.ReduceOpMax, []int{1, 3, 1, 3}, nil, nil, nil, [][2]int{{0, 0}, {1, 1}, {0, 0}, {1, 1}}),
+		}
+	}, x)
+}
