@@ -33,6 +33,7 @@ func main() {
 	train := flag.Int("train", 60, "normal training images per category")
 	seed := flag.Uint64("seed", 1, "synthetic dataset seed")
 	epochs := flag.Int("epochs", 0, "override the preset's epochs (0: keep the CPU preset's)")
+	backboneSeed := flag.Uint64("backbone-seed", methods.DefaultBackboneSeed, "seed of the seeded teacher (the README's RD table was measured with 111)")
 	paper := flag.Bool("paper", false, "also time inference of the Paper preset (Wide-ResNet-50-2, 256 px)")
 	paperImages := flag.Int("paper-images", 2, "images to time with -paper")
 	paperTrain := flag.Bool("paper-train", false, "time the teacher and one full training step (batch -paper-batch) of the Paper preset")
@@ -54,6 +55,7 @@ func main() {
 	for _, cat := range split(*cats) {
 		for _, v := range split(*variants) {
 			cfg := rd.CPU().WithVariant(rd.Variant(v))
+			cfg.BackboneSeed = *backboneSeed
 			if *epochs > 0 {
 				cfg.Epochs = *epochs
 			}
