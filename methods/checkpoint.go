@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/gonomaly/gonomaly/datasets"
 	"github.com/gonomaly/gonomaly/methods/safetensors"
 )
 
@@ -154,21 +153,6 @@ func ReadCheckpoint(dir, method string, formatVersion int) (Manifest, map[string
 	return m, tensors, nil
 }
 
-// CheckImage returns a clear error when img does not have the size and channel count a fitted detector
-// expects; i is the image's index, for the message.
-func CheckImage(i int, img datasets.Image, h, w, c int) error {
-	if err := img.Validate(); err != nil {
-		return fmt.Errorf("image %d: %w", i, err)
-	}
-	if img.C != c {
-		return fmt.Errorf("image %d has %d channels; the detector was fitted on %d", i, img.C, c)
-	}
-	if img.H != h || img.W != w {
-		return fmt.Errorf("image %d is %dx%d; the detector expects %dx%d (resize it, or fit at this size)", i, img.H, img.W, h, w)
-	}
-	return nil
-}
-
 func fileDigest(path string) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -187,21 +171,4 @@ func randomSuffix() string {
 	var b [6]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// SizeChecked wraps images so that every Image(i) call fails with CheckImage's clear error when an image
-// does not have the size and channels a detector expects; feature extractors read through it.
-func SizeChecked(images Images, h, w, c int) Images { return sizeChecked{images, h, w, c} }
-
-type sizeChecked struct {
-	Images
-	h, w, c int
-}
-
-func (s sizeChecked) Image(i int) (datasets.Image, error) {
-	img, err := s.Images.Image(i)
-	if err != nil {
-		return img, err
-	}
-	return img, CheckImage(i, img, s.h, s.w, s.c)
 }

@@ -47,7 +47,7 @@ func (d *meanDetector) Predict(ctx context.Context, images Images) ([]Prediction
 		if err != nil {
 			return nil, err
 		}
-		if err := CheckImage(i, img, d.mean.H, d.mean.W, d.mean.C); err != nil {
+		if err := (Settings{ImageSize: d.mean.H}).CheckInput(images, i, img, d.mean.C); err != nil {
 			return nil, err
 		}
 		m := datasets.NewImage(img.H, img.W, 1)
@@ -147,7 +147,7 @@ func TestCheckpointRoundTripAndErrors(t *testing.T) {
 	if want[1].Score <= want[0].Score {
 		t.Fatalf("scores %v %v: the odd image should score higher", want[0].Score, want[1].Score)
 	}
-	if _, err := d.Predict(ctx, imgs{constImage(5, 4, 3, 0)}); err == nil || !strings.Contains(err.Error(), "5x4") {
+	if _, err := d.Predict(ctx, imgs{constImage(5, 4, 3, 0)}); err == nil || !strings.Contains(err.Error(), "4x5 (W x H)") {
 		t.Fatalf("wrong size: %v", err)
 	}
 	if _, err := d.Predict(ctx, imgs{constImage(4, 4, 1, 0)}); err == nil || !strings.Contains(err.Error(), "channels") {
@@ -212,17 +212,4 @@ func TestProgress(t *testing.T) {
 		t.Fatalf("events = %+v", events)
 	}
 	ReportProgress(context.Background(), Event{}) // no receiver: no panic
-}
-
-func TestSizeChecked(t *testing.T) {
-	s := SizeChecked(imgs{constImage(4, 4, 3, 0), constImage(4, 5, 3, 0)}, 4, 4, 3)
-	if _, err := s.Image(0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Image(1); err == nil || !strings.Contains(err.Error(), "image 1 is 4x5") {
-		t.Fatalf("mis-sized image: %v", err)
-	}
-	if s.Len() != 2 {
-		t.Fatalf("Len = %d", s.Len())
-	}
 }
