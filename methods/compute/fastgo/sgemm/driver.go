@@ -105,7 +105,7 @@ func gemm(ki *kernelInfo, maxThreads, m, n, k int, a, b *Operand, c []float32, l
 		// cost (each block streams it once).
 		pl.mc = balanced(m, max(ceilDiv(m, want), 8*mr), mr)
 	}
-	pl.directB = m <= directRows*mr && b.RowIdx == nil && b.ColIdx == nil && b.ColStride == 1 &&
+	pl.directB = !ki.packOnly && m <= directRows*mr && b.RowIdx == nil && b.ColIdx == nil && b.ColStride == 1 &&
 		b.RowStride > 0 && (k-1)*b.RowStride+n <= len(b.Data)
 	ws := workspaces.Get().(*workspace)
 	defer workspaces.Put(ws)
@@ -123,7 +123,7 @@ func gemm(ki *kernelInfo, maxThreads, m, n, k int, a, b *Operand, c []float32, l
 			pl.kb = min(pl.kc, k-pl.pc)
 			pl.load = acc || pl.pc > 0
 			pl.runs = nil
-			if n <= directCols {
+			if n <= directCols && !ki.packOnly {
 				pl.runs, pl.minCol, pl.maxCol = colRuns(a, pl.pc, pl.kb, &ws.runs)
 			}
 			if pl.directB {

@@ -10,42 +10,47 @@ const (
 )
 
 func init() {
-	kernels[Generic] = &kernelInfo{mr: genericMR, nr: genericNR, kc: 256, mc: 128, nc: 1024, micro: microGeneric}
+	// packOnly: at Go's scalar speed packing is cheap against the arithmetic, and packed operands are
+	// what lets microGeneric's loop run without bounds checks.
+	kernels[Generic] = &kernelInfo{mr: genericMR, nr: genericNR, kc: 256, mc: 128, nc: 1024, packOnly: true, micro: microGeneric}
 }
 
-// microGeneric is the portable micro-kernel. It has the assembly kernels' contract, so the driver treats
-// every kernel alike.
+// microGeneric is the portable micro-kernel. It has the assembly kernels' contract except that A and B
+// must be packed (ars = 1, aks = bstride = 4; the driver never reads in place for it, see packOnly): then
+// the loop walks both slivers by reslicing, which lets the compiler drop every bounds check in it.
 func microGeneric(kc int, ap unsafe.Pointer, ars, aks int, bp unsafe.Pointer, bstride int, cp unsafe.Pointer, ldc int, load bool) {
-	a := unsafe.Slice((*float32)(ap), (kc-1)*aks+3*ars+1)
-	b := unsafe.Slice((*float32)(bp), (kc-1)*bstride+genericNR)
+	if ars != 1 || aks != genericMR || bstride != genericNR {
+		panic("sgemm: generic kernel called on unpacked operands")
+	}
+	a := unsafe.Slice((*float32)(ap), kc*genericMR)
+	b := unsafe.Slice((*float32)(bp), kc*genericNR)
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
 	var c30, c31, c32, c33 float32
-	for p := 0; p < kc; p++ {
-		bb := b[p*bstride : p*bstride+4 : p*bstride+4]
-		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
-		aa := a[p*aks : p*aks+3*ars+1]
-		a0 := aa[0]
+	for len(a) >= 4 && len(b) >= 4 {
+		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
+		a0 := a[0]
 		c00 += a0 * b0
 		c01 += a0 * b1
 		c02 += a0 * b2
 		c03 += a0 * b3
-		a1 := aa[ars]
+		a1 := a[1]
 		c10 += a1 * b0
 		c11 += a1 * b1
 		c12 += a1 * b2
 		c13 += a1 * b3
-		a2 := aa[2*ars]
+		a2 := a[2]
 		c20 += a2 * b0
 		c21 += a2 * b1
 		c22 += a2 * b2
 		c23 += a2 * b3
-		a3 := aa[3*ars]
+		a3 := a[3]
 		c30 += a3 * b0
 		c31 += a3 * b1
 		c32 += a3 * b2
 		c33 += a3 * b3
+		a, b = a[4:], b[4:]
 	}
 	c := unsafe.Slice((*float32)(cp), 3*ldc+genericNR)
 	r0 := c[0:4:4]

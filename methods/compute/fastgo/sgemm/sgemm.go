@@ -99,6 +99,7 @@ type microFunc func(kc int, a unsafe.Pointer, ars, aks int, b unsafe.Pointer, bs
 type kernelInfo struct {
 	kind               Kernel
 	mr, nr, kc, mc, nc int
+	packOnly           bool // the kernel only takes packed A and B
 	micro              microFunc
 }
 
