@@ -26,7 +26,7 @@ var directCols = 512
 // layer and per batch, and fresh megabytes each time would be garbage.
 type workspace struct {
 	aBuf, bBuf, tmpBuf []float32
-	rowOff, colOff     []int
+	rowOff             []int
 	runs               []run
 	slivers            []sliver
 }
@@ -73,8 +73,9 @@ type plan struct {
 
 	// The current panel: columns [jc, jc+nb) and k steps [pc, pc+kb) of B.
 	jc, nb, pc, kb   int
-	load             bool // add to C: the caller asked to, or an earlier panel has stored
-	runs             []run
+	load             bool  // add to C: the caller asked to, or an earlier panel has stored
+	runs             []run // the panel's columns of A in evenly spaced stretches
+	inPlace          bool  // A may be read in place (slivers whose rows are evenly spaced)
 	minCol, maxCol   int
 	chunks, perChunk int // the panel's slivers are cut into chunks of perChunk slivers
 
@@ -122,9 +123,10 @@ func gemm(ki *kernelInfo, maxThreads, m, n, k int, a, b *Operand, c []float32, l
 		for pl.pc = 0; pl.pc < k; pl.pc += pl.kc {
 			pl.kb = min(pl.kc, k-pl.pc)
 			pl.load = acc || pl.pc > 0
-			pl.runs = nil
+			pl.runs = colRuns(a, pl.pc, pl.kb, &ws.runs)
+			pl.inPlace = false
 			if n <= directCols && !ki.packOnly {
-				pl.runs, pl.minCol, pl.maxCol = colRuns(a, pl.pc, pl.kb, &ws.runs)
+				pl.inPlace, pl.minCol, pl.maxCol = inPlaceCols(pl.runs, pl.kb)
 			}
 			if pl.directB {
 				// Only a last, partial sliver is packed (zero-padded); whole ones are read in place.
@@ -195,11 +197,11 @@ func (pl *plan) task(ws *workspace, lastBlock *int, i int) {
 		for ir := 0; ir < mb; ir += mr {
 			sl := &slivers[ir/mr]
 			sl.first = -1
-			if pl.runs != nil && mb-ir >= mr {
+			if pl.inPlace && mb-ir >= mr {
 				sl.first, sl.stride = rowRun(a, ic+ir, mr, pl.minCol, pl.maxCol)
 			}
 			if sl.first < 0 {
-				packA(ws, a, ic+ir, min(mr, mb-ir), pl.pc, kb, mr, abuf[ir*kb:])
+				packA(a, pl.runs, ic+ir, min(mr, mb-ir), kb, mr, abuf[ir*kb:])
 			}
 		}
 	}
@@ -272,20 +274,17 @@ const minRun = 16
 // apart evict each other and the B sliver, so such slivers are packed.
 func conflictStride(s int) bool { return s > 1 && s%512 == 0 }
 
-// colRuns splits columns [pc, pc+kb) of a into evenly spaced stretches and returns them with the least
-// and greatest column offset, or nil when the stretches are too short to read A in place.
-func colRuns(a *Operand, pc, kb int, buf *[]run) (runs []run, minCol, maxCol int) {
-	runs = (*buf)[:0]
+// colRuns splits columns [pc, pc+kb) of a into stretches of evenly spaced offsets, for packing and for
+// reading in place; starts are relative to pc.
+func colRuns(a *Operand, pc, kb int, buf *[]run) []run {
+	runs := (*buf)[:0]
 	if a.ColIdx == nil {
-		if a.ColStride <= 0 || conflictStride(a.ColStride) {
-			return nil, 0, 0
-		}
 		runs = append(runs, run{0, kb, pc * a.ColStride, a.ColStride})
 	} else {
 		idx := a.ColIdx[pc : pc+kb]
 		for p := 0; p < kb; {
 			r := run{start: p, n: 1, off: int(idx[p]), step: 1}
-			if p+1 < kb && idx[p+1] > idx[p] && !conflictStride(int(idx[p+1]-idx[p])) {
+			if p+1 < kb && idx[p+1] > idx[p] {
 				r.step = int(idx[p+1] - idx[p])
 				for r.n < kb-p && int(idx[p+r.n]) == r.off+r.n*r.step {
 					r.n++
@@ -294,18 +293,27 @@ func colRuns(a *Operand, pc, kb int, buf *[]run) (runs []run, minCol, maxCol int
 			runs = append(runs, r)
 			p += r.n
 		}
-		if kb < minRun*len(runs) {
-			*buf = runs
-			return nil, 0, 0
-		}
 	}
 	*buf = runs
+	return runs
+}
+
+// inPlaceCols reports whether the kernels can read columns in these stretches in place (long enough,
+// ascending, no L1-set conflicts) and returns the least and greatest column offset for rowRun's bounds
+// check.
+func inPlaceCols(runs []run, kb int) (ok bool, minCol, maxCol int) {
+	if kb < minRun*len(runs) {
+		return false, 0, 0
+	}
 	minCol, maxCol = runs[0].off, runs[0].off
 	for _, r := range runs {
+		if r.step <= 0 || conflictStride(r.step) {
+			return false, 0, 0
+		}
 		minCol = min(minCol, r.off)
 		maxCol = max(maxCol, r.off+(r.n-1)*r.step)
 	}
-	return runs, minCol, maxCol
+	return true, minCol, maxCol
 }
 
 // rowRun returns the offset of row i and the spacing of rows i..i+mr-1 when they are evenly spaced and
@@ -328,53 +336,33 @@ func rowRun(a *Operand, i, mr, minCol, maxCol int) (first, stride int) {
 	return first, stride
 }
 
-// packA copies rows [i0, i0+mb) × columns [p0, p0+kb) of a into mr-tall slivers: sliver s holds rows
-// i0+s·mr.. as kb consecutive groups of mr floats, zero-padded past the last row.
-func packA(ws *workspace, a *Operand, i0, mb, p0, kb, mr int, dst []float32) {
-	var co []int
-	if !(a.RowIdx == nil && a.RowStride == 1) && !(a.ColIdx == nil && a.ColStride == 1) {
-		co = offsets(&ws.colOff, kb, func(p int) int { return a.colOff(p0 + p) })
-	}
+// packA copies rows [i0, i0+mb) of a, over the columns in runs (kb in all), into mr-tall slivers:
+// sliver s holds rows i0+s·mr.. as kb consecutive groups of mr floats, zero-padded past the last row.
+func packA(a *Operand, runs []run, i0, mb, kb, mr int, dst []float32) {
 	for ir := 0; ir < mb; ir += mr {
 		h := min(mr, mb-ir)
 		d := dst[ir*kb : ir*kb+mr*kb]
-		switch {
-		case a.RowIdx == nil && a.RowStride == 1:
+		if a.RowIdx == nil && a.RowStride == 1 {
 			// Columns are contiguous (a transposed dense matrix): each k step is one copy.
-			for p := 0; p < kb; p++ {
-				base := a.colOff(p0+p) + i0 + ir
-				copy(d[p*mr:p*mr+h], a.Data[base:base+h])
-				clear(d[p*mr+h : p*mr+mr])
-			}
-			continue
-		case a.ColIdx == nil && a.ColStride == 1:
-			ii := 0
-			// Four rows at a time: one pass writes four adjacent floats per k step, with the bounds
-			// checks of the three extra rows proved away by reslicing them to the first's length.
-			for ; ii+4 <= h; ii += 4 {
-				r0 := a.Data[a.rowOff(i0+ir+ii)+p0:][:kb]
-				r1 := a.Data[a.rowOff(i0+ir+ii+1)+p0:][:len(r0)]
-				r2 := a.Data[a.rowOff(i0+ir+ii+2)+p0:][:len(r0)]
-				r3 := a.Data[a.rowOff(i0+ir+ii+3)+p0:][:len(r0)]
-				for p, v := range r0 {
-					dd := d[p*mr+ii : p*mr+ii+4 : p*mr+ii+4]
-					dd[0], dd[1], dd[2], dd[3] = v, r1[p], r2[p], r3[p]
+			for _, r := range runs {
+				for q := 0; q < r.n; q++ {
+					base := r.off + q*r.step + i0 + ir
+					p := r.start + q
+					copy(d[p*mr:p*mr+h], a.Data[base:base+h])
 				}
+			}
+		} else {
+			ii := 0
+			for ; ii+4 <= h; ii += 4 {
+				packRows4(a, runs, i0+ir+ii, d[ii:], mr)
 			}
 			for ; ii < h; ii++ {
-				base := a.rowOff(i0+ir+ii) + p0
-				src := a.Data[base : base+kb]
-				dd := d[ii:]
-				for p, v := range src {
-					dd[p*mr] = v
-				}
-			}
-		default:
-			for ii := 0; ii < h; ii++ {
 				ro := a.rowOff(i0 + ir + ii)
 				dd := d[ii:]
-				for p, o := range co {
-					dd[p*mr] = a.Data[ro+o]
+				for _, r := range runs {
+					for q := 0; q < r.n; q++ {
+						dd[(r.start+q)*mr] = a.Data[ro+r.off+q*r.step]
+					}
 				}
 			}
 		}
@@ -382,6 +370,32 @@ func packA(ws *workspace, a *Operand, i0, mb, p0, kb, mr int, dst []float32) {
 			for p := 0; p < kb; p++ {
 				clear(d[p*mr+h : p*mr+mr])
 			}
+		}
+	}
+}
+
+// packRows4 packs rows i..i+3 into d[p*mr : p*mr+4] for each k step p: four adjacent floats a store
+// pass, and for contiguous stretches the bounds checks of the three extra rows are proved away by
+// reslicing them to the first's length.
+func packRows4(a *Operand, runs []run, i int, d []float32, mr int) {
+	ro0, ro1, ro2, ro3 := a.rowOff(i), a.rowOff(i+1), a.rowOff(i+2), a.rowOff(i+3)
+	for _, r := range runs {
+		if r.step == 1 {
+			r0 := a.Data[ro0+r.off:][:r.n]
+			r1 := a.Data[ro1+r.off:][:len(r0)]
+			r2 := a.Data[ro2+r.off:][:len(r0)]
+			r3 := a.Data[ro3+r.off:][:len(r0)]
+			dd := d[r.start*mr:]
+			for q, v := range r0 {
+				x := dd[q*mr : q*mr+4 : q*mr+4]
+				x[0], x[1], x[2], x[3] = v, r1[q], r2[q], r3[q]
+			}
+			continue
+		}
+		for q := 0; q < r.n; q++ {
+			o := r.off + q*r.step
+			x := d[(r.start+q)*mr : (r.start+q)*mr+4 : (r.start+q)*mr+4]
+			x[0], x[1], x[2], x[3] = a.Data[ro0+o], a.Data[ro1+o], a.Data[ro2+o], a.Data[ro3+o]
 		}
 	}
 }
