@@ -42,6 +42,7 @@ func init() {
 type Backend struct {
 	*simplego.Backend
 	noFallback bool
+	noFusion   bool
 }
 
 var _ backends.Backend = (*Backend)(nil)
@@ -49,6 +50,7 @@ var _ backends.Backend = (*Backend)(nil)
 // New builds the backend from a configuration: a comma-separated list of options.
 //   - "nofallback": Compile fails instead of handing a graph with an unsupported operation to the
 //     pure-Go backend (for tests that must prove a graph runs on our kernels).
+//   - "nofusion": every element-wise operation runs as its own kernel (for tests and measurements).
 //
 // The shadow pure-Go backend always runs its ops one after another (see methods/compute: its parallel
 // op scheduling can deadlock on graphs with many products in GoMLX v0.26).
@@ -59,8 +61,10 @@ func New(config string) (backends.Backend, error) {
 		case "":
 		case "nofallback":
 			b.noFallback = true
+		case "nofusion":
+			b.noFusion = true
 		default:
-			return nil, fmt.Errorf("fastgo: unknown configuration option %q (known: nofallback)", opt)
+			return nil, fmt.Errorf("fastgo: unknown configuration option %q (known: nofallback, nofusion)", opt)
 		}
 	}
 	sg, err := simplego.New("ops_sequential")

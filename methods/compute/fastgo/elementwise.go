@@ -49,31 +49,42 @@ func mapKernel[T, U any](f func(T) U) kernel {
 }
 
 func unaryFloat[T float](op backends.OpType) (kernel, error) {
-	f64 := func(f func(float64) float64) kernel {
-		return mapKernel(func(x T) T { return T(f(float64(x))) })
+	switch op {
+	case backends.OpTypeIsFinite:
+		return mapKernel(func(x T) bool { return !math.IsInf(float64(x), 0) && !math.IsNaN(float64(x)) }), nil
+	case backends.OpTypeIsNaN:
+		return mapKernel(func(x T) bool { return x != x }), nil
+	}
+	if f := unaryFunc[T](op); f != nil {
+		return mapKernel(f), nil
+	}
+	return nil, unsupportedf("%s on floats", op)
+}
+
+// unaryFunc returns the element function of a float-to-float unary op, or nil.
+func unaryFunc[T float](op backends.OpType) func(T) T {
+	f64 := func(f func(float64) float64) func(T) T {
+		return func(x T) T { return T(f(float64(x))) }
 	}
 	switch op {
 	case backends.OpTypeNeg:
-		return mapKernel(func(x T) T { return -x }), nil
+		return func(x T) T { return -x }
 	case backends.OpTypeAbs:
-		return mapKernel(func(x T) T { return T(math.Abs(float64(x))) }), nil
+		return func(x T) T { return T(math.Abs(float64(x))) }
 	case backends.OpTypeExp:
-		if isF32[T]() {
-			return mapKernel(func(x T) T { return T(exp32(float32(x))) }), nil
-		}
-		return f64(math.Exp), nil
+		return f64(math.Exp)
 	case backends.OpTypeExpm1:
-		return f64(math.Expm1), nil
+		return f64(math.Expm1)
 	case backends.OpTypeLog:
-		return f64(math.Log), nil
+		return f64(math.Log)
 	case backends.OpTypeLog1p:
-		return f64(math.Log1p), nil
+		return f64(math.Log1p)
 	case backends.OpTypeSqrt:
-		return mapKernel(func(x T) T { return T(math.Sqrt(float64(x))) }), nil
+		return func(x T) T { return T(math.Sqrt(float64(x))) }
 	case backends.OpTypeRsqrt:
-		return mapKernel(func(x T) T { return T(1 / math.Sqrt(float64(x))) }), nil
+		return func(x T) T { return T(1 / math.Sqrt(float64(x))) }
 	case backends.OpTypeTanh:
-		return f64(math.Tanh), nil
+		return f64(math.Tanh)
 	case backends.OpTypeLogistic:
 		return f64(func(x float64) float64 {
 			if x >= 0 {
@@ -81,9 +92,9 @@ func unaryFloat[T float](op backends.OpType) (kernel, error) {
 			}
 			e := math.Exp(x)
 			return e / (1 + e)
-		}), nil
+		})
 	case backends.OpTypeSign:
-		return mapKernel(func(x T) T {
+		return func(x T) T {
 			switch {
 			case x > 0:
 				return 1
@@ -91,36 +102,22 @@ func unaryFloat[T float](op backends.OpType) (kernel, error) {
 				return -1
 			}
 			return x // 0, -0 and NaN stay
-		}), nil
+		}
 	case backends.OpTypeFloor:
-		return f64(math.Floor), nil
+		return f64(math.Floor)
 	case backends.OpTypeCeil:
-		return f64(math.Ceil), nil
+		return f64(math.Ceil)
 	case backends.OpTypeRound:
-		return f64(math.RoundToEven), nil
+		return f64(math.RoundToEven)
 	case backends.OpTypeSin:
-		return f64(math.Sin), nil
+		return f64(math.Sin)
 	case backends.OpTypeCos:
-		return f64(math.Cos), nil
+		return f64(math.Cos)
 	case backends.OpTypeErf:
-		return f64(math.Erf), nil
-	case backends.OpTypeIsFinite:
-		return mapKernel(func(x T) bool { return !math.IsInf(float64(x), 0) && !math.IsNaN(float64(x)) }), nil
-	case backends.OpTypeIsNaN:
-		return mapKernel(func(x T) bool { return x != x }), nil
+		return f64(math.Erf)
 	}
-	return nil, unsupportedf("%s on floats", op)
+	return nil
 }
-
-func isF32[T float]() bool {
-	var z T
-	_, ok := any(z).(float32)
-	return ok
-}
-
-// exp32 is exp in float64 rounded to float32: exact to float32 rounding, as simplego and XLA are to
-// within an ulp.
-func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
 
 func unaryInt[T integer](op backends.OpType) (kernel, error) {
 	switch op {
@@ -289,6 +286,12 @@ func binFloat[T float](op backends.OpType, f func(T, T) T) kernel {
 		}
 		a, b, o := ins[0].data.([]T), ins[1].data.([]T), out.data.([]T)
 		inner := rows.inner
+		if rows.outer == 1 { // one long row: split it
+			parallelFor(inner, elementGrain, func(lo, hi int) {
+				fastBinaryRow(op, o[lo:hi], a[lo*rows.sa1:], b[lo*rows.sb1:], rows.sa1, rows.sb1)
+			})
+			return
+		}
 		parallelFor(rows.outer, max(1, elementGrain/max(1, inner)), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				fastBinaryRow(op, o[i*inner:(i+1)*inner], a[i*rows.sa0:], b[i*rows.sb0:], rows.sa1, rows.sb1)

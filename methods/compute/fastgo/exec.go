@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -32,6 +34,9 @@ type step struct {
 	outIdx int         // >= 0: the node is graph output outIdx and is written straight into its buffer
 	free   []int       // storage ids released after this step
 }
+
+// fusedChains counts the fused kernels compiled (tests check that fusion happens).
+var fusedChains atomic.Int64
 
 // multiKernel computes the outputs of a multi-output operation into outs (allocated by the executor).
 type multiKernel func(ins []tensor, outs []tensor)
@@ -69,7 +74,14 @@ func newExecutable(b *Builder, outs []*Node) (*Executable, error) {
 		outIdx[o.id] = i
 	}
 	external := map[int]bool{} // storages the executor must not release
+	fusion := fusionPlan{}
+	if !b.backend.noFusion {
+		fusion = planFusion(nodes, outs)
+	}
 	for _, n := range nodes {
+		if fusion.internal[n.id] {
+			continue // computed inside its consumer's fused kernel
+		}
 		switch n.op {
 		case backends.OpTypeParameter:
 			external[n.id] = true
@@ -87,15 +99,21 @@ func newExecutable(b *Builder, outs []*Node) (*Executable, error) {
 		}
 		s := step{node: n, outIdx: -1}
 		var err error
-		if !n.shape.Ok() {
+		inputs := n.inputs
+		switch {
+		case !n.shape.Ok():
 			s.multi, s.outs, err = lowerMulti(n, b.nodes)
-		} else {
+		case fusion.program[n.id] != nil:
+			s.run = fusedKernel(fusion.program[n.id], fusion.leaves[n.id])
+			fusedChains.Add(1)
+			inputs = fusion.leaves[n.id]
+		default:
 			s.run, s.view, err = lower(n)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", n.op, n.shape, err)
 		}
-		for _, in := range n.inputs {
+		for _, in := range inputs {
 			s.ins = append(s.ins, in.id)
 		}
 		if s.view {
@@ -214,6 +232,10 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 		for _, id := range s.ins {
 			ins = append(ins, vals[id])
 		}
+		var t0 time.Time
+		if profiling {
+			t0 = time.Now()
+		}
 		switch {
 		case s.multi != nil:
 			outs := make([]tensor, len(s.outs))
@@ -244,6 +266,9 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 		default:
 			vals[n.id] = tensor{shape: n.shape, data: ar.get(n.shape.DType, n.shape.Size())}
 			s.run(ins, vals[n.id])
+		}
+		if profiling {
+			profileStep(n, time.Since(t0))
 		}
 		for _, st := range s.free {
 			ar.put(vals[st].data)

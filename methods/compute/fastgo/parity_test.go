@@ -373,3 +373,27 @@ func TestReduceWindowParity(t *testing.T) {
 		}
 	}, x)
 }
+
+// TestFusedChains: chains that fusion turns into one kernel (an Adam update, a normalisation), with an
+// intermediate that is also an output and inputs used twice, against the pure-Go backend.
+func TestFusedChains(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	before := fastgo.FusedChains()
+	defer func() {
+		if fastgo.FusedChains()-before < 4 {
+			t.Errorf("only %d chains were fused, want at least 4 (two per dtype)", fastgo.FusedChains()-before)
+		}
+	}()
+	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
+		p, g, m, v := randTensor(rng, dt, 3, 3, 70, 50), randTensor(rng, dt, 3, 3, 70, 50), randTensor(rng, dt, 3, 3, 70, 50), randTensor(rng, dt, 3, 3, 70, 50)
+		parity(t, "adam/"+dt.String(), 1e-6, func(in []*Node) []*Node {
+			p, g, m, v := in[0], in[1], in[2], Abs(in[3])
+			m2 := Add(MulScalar(m, 0.9), MulScalar(g, 0.1))
+			v2 := Add(MulScalar(v, 0.999), MulScalar(Square(g), 0.001))
+			upd := Div(DivScalar(m2, 0.3), AddScalar(Sqrt(DivScalar(v2, 0.02)), 1e-8))
+			p2 := Sub(p, MulScalar(upd, 0.005))
+			act := Mul(Logistic(p2), Tanh(Neg(Exp(Min(p2, ScalarOne(p2.Graph(), dt))))))
+			return []*Node{p2, m2, v2, act, Pow(Abs(p2), AddScalar(Abs(g), 0.5))}
+		}, p, g, m, v)
+	}
+}

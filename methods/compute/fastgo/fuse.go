@@ -1,0 +1,221 @@
+package fastgo
+
+import (
+	"math"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+)
+
+// Element-wise fusion. A chain (a tree) of float element-wise operations whose intermediate results
+// are used once, by the next operation of the chain, runs as one kernel: the output is computed in
+// chunks that stay in L1, each operation of the chain applied to the chunk in turn, so memory is
+// read and written once instead of once per operation. Optimiser updates (Adam is about twelve such
+// operations per parameter), normalisations and activations are made of these chains.
+
+// fusedChunk is the number of elements a fused kernel computes at a time.
+const fusedChunk = 1024
+
+// fusible says whether n is an element-wise float operation fusion handles: a unary op with an
+// element function, or a binary arithmetic op whose inputs are n's shape or single values.
+func fusible(n *Node) bool {
+	if n.multiOf != nil || !n.shape.Ok() {
+		return false
+	}
+	dt := n.shape.DType
+	if dt != dtypes.Float32 && dt != dtypes.Float64 {
+		return false
+	}
+	switch len(n.inputs) {
+	case 1:
+		if unaryFunc[float32](n.op) == nil || !n.inputs[0].shape.Equal(n.shape) {
+			return false
+		}
+	case 2:
+		switch n.op {
+		case backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeDiv,
+			backends.OpTypeMax, backends.OpTypeMin, backends.OpTypePow:
+		default:
+			return false
+		}
+		for _, in := range n.inputs {
+			if !in.shape.Equal(n.shape) && in.shape.Size() != 1 {
+				return false
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// fusionPlan marks the nodes computed inside another node's fused kernel.
+type fusionPlan struct {
+	internal map[int]bool    // node id -> computed inside its consumer's kernel (no buffer of its own)
+	program  map[int][]*Node // root id -> the chain's nodes in creation order, root last
+	leaves   map[int][]*Node // root id -> the chain's inputs from outside
+}
+
+func planFusion(nodes []*Node, outs []*Node) fusionPlan {
+	uses := map[int]int{}
+	consumer := map[int]*Node{}
+	for _, n := range nodes {
+		for _, in := range n.inputs {
+			uses[in.id]++
+			consumer[in.id] = n
+		}
+	}
+	isOut := map[int]bool{}
+	for _, o := range outs {
+		isOut[o.id] = true
+	}
+	p := fusionPlan{internal: map[int]bool{}, program: map[int][]*Node{}, leaves: map[int][]*Node{}}
+	for _, n := range nodes {
+		c := consumer[n.id]
+		if uses[n.id] == 1 && !isOut[n.id] && c != nil && fusible(n) && fusible(c) &&
+			n.shape.Equal(c.shape) {
+			p.internal[n.id] = true
+		}
+	}
+	for _, n := range nodes {
+		if p.internal[n.id] || !fusible(n) {
+			continue
+		}
+		var prog, leaves []*Node
+		seenLeaf := map[int]bool{}
+		var walk func(m *Node)
+		walk = func(m *Node) {
+			for _, in := range m.inputs {
+				if p.internal[in.id] {
+					walk(in)
+				} else if !seenLeaf[in.id] {
+					seenLeaf[in.id] = true
+					leaves = append(leaves, in)
+				}
+			}
+			prog = append(prog, m)
+		}
+		walk(n)
+		if len(prog) > 1 {
+			p.program[n.id] = prog
+			p.leaves[n.id] = leaves
+		}
+	}
+	return p
+}
+
+// fusedKernel compiles a chain into one kernel reading the leaves (in order) and writing the root.
+func fusedKernel(prog, leaves []*Node) kernel {
+	if prog[len(prog)-1].shape.DType == dtypes.Float64 {
+		return fusedKernelOf[float64](prog, leaves)
+	}
+	return fusedKernelOf[float32](prog, leaves)
+}
+
+type fusedStep[T float] struct {
+	op    backends.OpType
+	args  []int // slot of each input: leaves first, then the chain's steps
+	unary func(T) T
+	pow   bool
+}
+
+func fusedKernelOf[T float](prog, leaves []*Node) kernel {
+	slot := map[int]int{}
+	for i, l := range leaves {
+		slot[l.id] = i
+	}
+	steps := make([]fusedStep[T], len(prog))
+	for k, n := range prog {
+		s := fusedStep[T]{op: n.op, pow: n.op == backends.OpTypePow}
+		if len(n.inputs) == 1 {
+			s.unary = unaryFunc[T](n.op)
+		}
+		for _, in := range n.inputs {
+			s.args = append(s.args, slot[in.id])
+		}
+		steps[k] = s
+		slot[n.id] = len(leaves) + k
+	}
+	nl := len(leaves)
+	return func(ins []tensor, out tensor) {
+		o := out.data.([]T)
+		src := make([][]T, nl)
+		for i := range ins {
+			src[i] = ins[i].data.([]T)
+		}
+		total := len(o)
+		nChunks := (total + fusedChunk - 1) / fusedChunk
+		parallelFor(nChunks, max(1, elementGrain/fusedChunk), func(c0, c1 int) {
+			tmp := make([][]T, len(steps))
+			for k := range tmp[:len(steps)-1] {
+				tmp[k] = make([]T, fusedChunk)
+			}
+			view := func(s, lo, hi int) ([]T, int) {
+				if s < nl {
+					if len(src[s]) == 1 {
+						return src[s], 0
+					}
+					return src[s][lo:hi], 1
+				}
+				return tmp[s-nl][:hi-lo], 1
+			}
+			for c := c0; c < c1; c++ {
+				lo, hi := c*fusedChunk, min((c+1)*fusedChunk, total)
+				for k, s := range steps {
+					var dst []T
+					if k == len(steps)-1 {
+						dst = o[lo:hi]
+					} else {
+						dst = tmp[k][:hi-lo]
+					}
+					a, sa := view(s.args[0], lo, hi)
+					if s.unary != nil {
+						if sa == 0 {
+							v := s.unary(a[0])
+							for j := range dst {
+								dst[j] = v
+							}
+							continue
+						}
+						applyUnary(s.op, s.unary, dst, a)
+						continue
+					}
+					b, sb := view(s.args[1], lo, hi)
+					if s.pow {
+						for j := range dst {
+							dst[j] = T(math.Pow(float64(a[j*sa]), float64(b[j*sb])))
+						}
+						continue
+					}
+					if sa == 0 && sb == 0 {
+						fastBinaryRow(s.op, dst[:1], a, b, 1, 1)
+						for j := range dst {
+							dst[j] = dst[0]
+						}
+						continue
+					}
+					fastBinaryRow(s.op, dst, a, b, sa, sb)
+				}
+			}
+		})
+	}
+}
+
+// applyUnary writes f(x) into dst, with direct loops for the cheapest ops.
+func applyUnary[T float](op backends.OpType, f func(T) T, dst, x []T) {
+	x = x[:len(dst)]
+	switch op {
+	case backends.OpTypeNeg:
+		for j, v := range x {
+			dst[j] = -v
+		}
+	case backends.OpTypeSqrt:
+		for j, v := range x {
+			dst[j] = T(math.Sqrt(float64(v)))
+		}
+	default:
+		for j, v := range x {
+			dst[j] = f(v)
+		}
+	}
+}

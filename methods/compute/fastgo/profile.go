@@ -1,0 +1,51 @@
+package fastgo
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Op profiling: with GONOMALY_FASTGO_PROFILE=1 the executor times every step, and WriteProfile prints
+// where the time went by operation (also printed at the end of `go test` runs that call it).
+var (
+	profiling = os.Getenv("GONOMALY_FASTGO_PROFILE") != ""
+	profMu    sync.Mutex
+	profTime  = map[string]time.Duration{}
+	profCount = map[string]int{}
+)
+
+func profileStep(n *Node, d time.Duration) {
+	key := n.op.String()
+	if len(n.inputs) > 0 {
+		key += " " + n.inputs[0].shape.String()
+	}
+	key += " -> " + n.shape.String()
+	profMu.Lock()
+	profTime[key] += d
+	profCount[key]++
+	profMu.Unlock()
+}
+
+// WriteProfile writes the top operations by total time recorded so far (GONOMALY_FASTGO_PROFILE=1).
+func WriteProfile(w io.Writer, top int) {
+	profMu.Lock()
+	defer profMu.Unlock()
+	keys := make([]string, 0, len(profTime))
+	var total time.Duration
+	for k, d := range profTime {
+		keys = append(keys, k)
+		total += d
+	}
+	sort.Slice(keys, func(i, j int) bool { return profTime[keys[i]] > profTime[keys[j]] })
+	fmt.Fprintf(w, "fastgo profile: %v in %d kinds of step\n", total, len(keys))
+	for i, k := range keys {
+		if i == top {
+			break
+		}
+		fmt.Fprintf(w, "%8.1f ms %5.1f%% %6d× %s\n", profTime[k].Seconds()*1e3, 100*profTime[k].Seconds()/total.Seconds(), profCount[k], k)
+	}
+}
