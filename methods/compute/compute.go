@@ -1,9 +1,10 @@
 // Package compute chooses the GoMLX backend every gonomaly method runs on.
 //
 // The choice, made once per process:
-//  1. $GOMLX_BACKEND, when set, is used as given (for example "go", "xla:cpu", "xla:cuda").
+//  1. $GOMLX_BACKEND, when set, is used as given (for example "fastgo", "go", "xla:cpu", "xla:cuda").
 //  2. Otherwise XLA/PJRT when a plugin is already installed on this machine (no download is attempted).
-//  3. Otherwise GoMLX's pure-Go backend ("go"), with a one-line notice on stderr saying how to get XLA.
+//  3. Otherwise gonomaly's own CPU backend ("fastgo", package methods/compute/fastgo), with a one-line
+//     notice on stderr saying how to get XLA. GoMLX's pure-Go backend ("go") stays selectable by name.
 //
 // GoMLX's own default tries to download the XLA plugin and fails offline; this package never lets that
 // happen implicitly, so a machine without network still runs everything, only slower.
@@ -18,13 +19,15 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/backends/xla"
+
+	"github.com/gonomaly/gonomaly/methods/compute/fastgo"
 )
 
 // EnvVar is the environment variable GoMLX reads for an explicit backend configuration.
 const EnvVar = backends.ConfigEnvVar
 
-// Notice is the one line printed (to stderr) when falling back to the pure-Go backend.
-const Notice = "gonomaly: no XLA PJRT plugin found, using GoMLX's pure-Go backend (slower). " +
+// Notice is the one line printed (to stderr) when no PJRT plugin is found and fastgo is chosen.
+const Notice = "gonomaly: no XLA PJRT plugin found, using gonomaly's fastgo CPU backend. " +
 	"For XLA, install a PJRT plugin (PJRT_PLUGIN_LIBRARY_PATH) or set GOMLX_BACKEND=xla with network access."
 
 var (
@@ -36,13 +39,13 @@ var (
 
 // Choice describes the backend in use, for notebook banners and `kernel doctor`.
 type Choice struct {
-	// Name is the GoMLX backend name: "go" (pure Go) or "xla".
+	// Name is the GoMLX backend name: "fastgo" (gonomaly's CPU backend), "go" (GoMLX pure Go) or "xla".
 	Name string
 	// Config is the full configuration string the backend was built from.
 	Config string
-	// Description is a human-readable summary, e.g. "XLA/PJRT (cpu)" or "GoMLX pure Go (fallback: no XLA plugin)".
+	// Description is a human-readable summary, e.g. "XLA/PJRT (cpu)" or "gonomaly fastgo CPU backend (no XLA plugin)".
 	Description string
-	// Fallback is true when the pure-Go backend was chosen because no XLA plugin was found.
+	// Fallback is true when a CPU backend was chosen because no XLA plugin was found.
 	Fallback bool
 }
 
@@ -84,7 +87,7 @@ func Decide(env string, envSet bool, plugins []string) (config string, fallback 
 	if len(plugins) > 0 {
 		return xla.BackendName + ":" + plugins[0], false
 	}
-	return simplego.BackendName, true
+	return fastgo.BackendName, true
 }
 
 // withSequentialOps adds "ops_sequential" to a pure-Go configuration that does not choose an op
@@ -116,7 +119,7 @@ func choose() {
 	b, err := build(config)
 	if err != nil && !envSet {
 		// An installed plugin that fails to load is not fatal: fall back to pure Go.
-		config, fallback = withSequentialOps(simplego.BackendName), true
+		config, fallback = fastgo.BackendName, true
 		b, err = build(config)
 	}
 	if err != nil {
@@ -127,9 +130,11 @@ func choose() {
 	name, _, _ := strings.Cut(config, ":")
 	chosen = Choice{Name: name, Config: config, Fallback: fallback}
 	switch {
-	case name == simplego.BackendName && fallback:
-		chosen.Description = "GoMLX pure Go (fallback: no XLA plugin)"
-		fmt.Fprintln(os.Stderr, Notice)
+	case name == fastgo.BackendName:
+		chosen.Description = b.Description()
+		if fallback {
+			fmt.Fprintln(os.Stderr, Notice)
+		}
 	case name == simplego.BackendName:
 		chosen.Description = "GoMLX pure Go"
 	default:

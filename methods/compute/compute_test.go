@@ -14,12 +14,12 @@ func TestDecide(t *testing.T) {
 		want     string
 		fallback bool
 	}{
-		{"", false, nil, "go", true},
+		{"", false, nil, "fastgo", true},
 		{"go", true, []string{"cpu"}, "go", false},
 		{"xla:cuda", true, nil, "xla:cuda", false},
 		{"", false, []string{"cpu"}, "xla:cpu", false},
 		{"", false, []string{"cpu", "cuda"}, "xla:cuda", false},
-		{"  ", true, nil, "go", true},
+		{"  ", true, nil, "fastgo", true},
 	} {
 		got, fb := Decide(tc.env, tc.envSet, tc.plugins)
 		if got != tc.want || fb != tc.fallback {
