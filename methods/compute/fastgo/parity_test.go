@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/gonomaly/gonomaly/methods/compute/fastgo"
+	"github.com/gonomaly/gonomaly/methods/compute/fastgo/sgemm"
 )
 
 var (
@@ -275,7 +276,23 @@ func TestReduceParity(t *testing.T) {
 	}, big)
 }
 
-func TestDotGeneralParity(t *testing.T) {
+// forEachKernel runs f under every SGEMM micro-kernel this CPU has (AVX-512, AVX2+FMA, pure Go).
+func forEachKernel(t *testing.T, f func(t *testing.T)) {
+	saved := sgemm.Current()
+	defer sgemm.SetKernel(saved)
+	for _, k := range []sgemm.Kernel{sgemm.AVX512, sgemm.AVX2, sgemm.Generic} {
+		if err := sgemm.SetKernel(k); err != nil {
+			t.Logf("%s: not on this CPU (%v)", k, err)
+			continue
+		}
+		t.Run(k.String(), f)
+	}
+}
+
+func TestDotGeneralParity(t *testing.T)  { forEachKernel(t, testDotGeneralParity) }
+func TestConvGeneralParity(t *testing.T) { forEachKernel(t, testConvGeneralParity) }
+
+func testDotGeneralParity(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
 		a, b := randTensor(rng, dt, 3, 37, 29), randTensor(rng, dt, 3, 29, 41)
@@ -312,7 +329,7 @@ func TestRNGParity(t *testing.T) {
 	}, state)
 }
 
-func TestConvGeneralParity(t *testing.T) {
+func testConvGeneralParity(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	nhwc := backends.ConvolveAxesConfig{InputBatch: 0, InputSpatial: []int{1, 2}, InputChannels: 3,
 		KernelSpatial: []int{0, 1}, KernelInputChannels: 2, KernelOutputChannels: 3,
