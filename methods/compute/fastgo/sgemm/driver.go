@@ -63,7 +63,7 @@ type plan struct {
 	ki         *kernelInfo
 	t          int
 	m, n, k    int
-	a, b       *Operand
+	a, b       Operand
 	c          []float32
 	ldc        int
 	acc        bool
@@ -80,7 +80,11 @@ type plan struct {
 	chunks, perChunk int // the panel's slivers are cut into chunks of perChunk slivers
 
 	next atomic.Int64
+	wg   sync.WaitGroup
 }
+
+// plans are pooled with the workspaces so that a small product allocates nothing.
+var plans = sync.Pool{New: func() any { return new(plan) }}
 
 // gemm computes C = A·B or C += A·B on up to maxThreads goroutines.
 func gemm(ki *kernelInfo, maxThreads, m, n, k int, a, b *Operand, c []float32, ldc int, acc bool) {
@@ -97,7 +101,11 @@ func gemm(ki *kernelInfo, maxThreads, m, n, k int, a, b *Operand, c []float32, l
 		t = max(flops/minFlopsPerThread, 1)
 	}
 	mr, nr := ki.mr, ki.nr
-	pl := &plan{ki: ki, t: t, m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, acc: acc}
+	pl := plans.Get().(*plan)
+	defer plans.Put(pl)
+	pl.ki, pl.t, pl.m, pl.n, pl.k, pl.a, pl.b, pl.c, pl.ldc, pl.acc = ki, t, m, n, k, *a, *b, c, ldc, acc
+	defer func() { pl.a, pl.b, pl.c, pl.runs, pl.bbuf = Operand{}, Operand{}, nil, nil, nil }() // no stale references in the pool
+	a, b = &pl.a, &pl.b
 	pl.kc = balanced(k, ki.kc, 1)
 	pl.nc = balanced(n, ki.nc, nr)
 	pl.mc = balanced(m, ki.mc, mr)
@@ -141,47 +149,50 @@ func gemm(ki *kernelInfo, maxThreads, m, n, k int, a, b *Operand, c []float32, l
 	}
 }
 
+// taskFunc does item i of a phase. last is the row block whose A the goroutine has packed (-1 at first),
+// which a task may reuse; it returns the block packed now.
+type taskFunc func(pl *plan, ws *workspace, last, i int) int
+
 // parallel runs f for items 0..count-1 on up to t goroutines (this one included), each taking the next
 // item from the counter; it returns when all are done.
-func (pl *plan) parallel(ws *workspace, count int, f func(*plan, *workspace, *int, int)) {
+func (pl *plan) parallel(ws *workspace, count int, f taskFunc) {
 	pl.next.Store(0)
-	worker := func(ws *workspace) {
-		last := -1 // lets a task reuse the A block its goroutine packed for the previous one
-		for {
-			i := int(pl.next.Add(1) - 1)
-			if i >= count {
-				return
-			}
-			f(pl, ws, &last, i)
-		}
-	}
 	t := min(pl.t, count)
-	if t <= 1 {
-		worker(ws)
-		return
-	}
-	var wg sync.WaitGroup
-	wg.Add(t - 1)
+	pl.wg.Add(t - 1)
 	for range t - 1 {
-		go func() {
-			defer wg.Done()
-			w := workspaces.Get().(*workspace)
-			worker(w)
-			workspaces.Put(w)
-		}()
+		go pl.helper(count, f)
 	}
-	worker(ws)
-	wg.Wait()
+	pl.work(ws, count, f)
+	pl.wg.Wait()
 }
 
-func (pl *plan) packSliver(ws *workspace, _ *int, s int) {
+func (pl *plan) helper(count int, f taskFunc) {
+	defer pl.wg.Done()
+	ws := workspaces.Get().(*workspace)
+	pl.work(ws, count, f)
+	workspaces.Put(ws)
+}
+
+func (pl *plan) work(ws *workspace, count int, f taskFunc) {
+	last := -1
+	for {
+		i := int(pl.next.Add(1) - 1)
+		if i >= count {
+			return
+		}
+		last = f(pl, ws, last, i)
+	}
+}
+
+func (pl *plan) packSliver(ws *workspace, last, s int) int {
 	nr := pl.ki.nr
-	packB(ws, pl.b, pl.pc, pl.kb, pl.jc+s*nr, min(nr, pl.nb-s*nr), nr, pl.bbuf[s*nr*pl.kb:])
+	packB(ws, &pl.b, pl.pc, pl.kb, pl.jc+s*nr, min(nr, pl.nb-s*nr), nr, pl.bbuf[s*nr*pl.kb:])
+	return last
 }
 
 // task computes row block i/chunks of the panel's product, restricted to sliver chunk i%chunks.
-func (pl *plan) task(ws *workspace, lastBlock *int, i int) {
-	ki, a, b, c, ldc := pl.ki, pl.a, pl.b, pl.c, pl.ldc
+func (pl *plan) task(ws *workspace, lastBlock, i int) int {
+	ki, a, b, c, ldc := pl.ki, &pl.a, &pl.b, pl.c, pl.ldc
 	mr, nr, kb := ki.mr, ki.nr, pl.kb
 	block, chunk := i/pl.chunks, i%pl.chunks
 	ic := block * pl.mc
@@ -192,8 +203,7 @@ func (pl *plan) task(ws *workspace, lastBlock *int, i int) {
 		ws.slivers = make([]sliver, pl.mc/mr)
 	}
 	slivers := ws.slivers[:pl.mc/mr]
-	if *lastBlock != block {
-		*lastBlock = block
+	if lastBlock != block {
 		for ir := 0; ir < mb; ir += mr {
 			sl := &slivers[ir/mr]
 			sl.first = -1
@@ -250,6 +260,7 @@ func (pl *plan) task(ws *workspace, lastBlock *int, i int) {
 			}
 		}
 	}
+	return block
 }
 
 // Reading A in place instead of packing it: packing costs a pass over m·k elements for every NC columns

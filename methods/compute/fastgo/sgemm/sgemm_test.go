@@ -379,3 +379,19 @@ func TestPanics(t *testing.T) {
 	mustPanic("ldc < n", func() { Gemm(2, 2, 2, a, a, make([]float32, 4), 1, false) })
 	Gemm(0, 2, 2, a, a, nil, 2, false) // m == 0 is a no-op, whatever c is
 }
+
+// TestNoGarbage checks that steady use allocates nothing on the serial path: workspaces and plans come
+// from pools. (The parallel path allocates only its goroutines.)
+func TestNoGarbage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts")
+	}
+	a := make([]float32, 200*200)
+	c := make([]float32, 200*200)
+	GemmSerial(200, 150, 100, Dense(a, 100), Dense(a, 150), c, 150, false)
+	if n := testing.AllocsPerRun(50, func() {
+		GemmSerial(200, 150, 100, Dense(a, 100), Dense(a, 150), c, 150, false)
+	}); n > 0.5 {
+		t.Errorf("GemmSerial allocates %.1f times a call, want 0", n)
+	}
+}
