@@ -363,18 +363,8 @@ func packA(a *Operand, runs []run, i0, mb, kb, mr int, dst []float32) {
 				}
 			}
 		} else {
-			ii := 0
-			for ; ii+4 <= h; ii += 4 {
-				packRows4(a, runs, i0+ir+ii, d[ii:], mr)
-			}
-			for ; ii < h; ii++ {
-				ro := a.rowOff(i0 + ir + ii)
-				dd := d[ii:]
-				for _, r := range runs {
-					for q := 0; q < r.n; q++ {
-						dd[(r.start+q)*mr] = a.Data[ro+r.off+q*r.step]
-					}
-				}
+			for _, r := range runs {
+				packRun(a, r, i0+ir, h, d, mr)
 			}
 		}
 		if h < mr {
@@ -385,29 +375,61 @@ func packA(a *Operand, runs []run, i0, mb, kb, mr int, dst []float32) {
 	}
 }
 
+// packA14 packs 14 rows of contiguous columns with vector instructions when the CPU has them (set by
+// kernel_amd64.go): dst[q*14+i] = base[offs[i]+q] for q < n, n a multiple of 16.
+var packA14 func(base unsafe.Pointer, offs *[14]int, n int, dst unsafe.Pointer)
+
+// packRun packs rows i..i+h-1 over the columns of one stretch into d (an mr-tall sliver).
+func packRun(a *Operand, r run, i, h int, d []float32, mr int) {
+	if packA14 != nil && mr == 14 && h == 14 && r.step == 1 && r.n >= 16 {
+		var offs [14]int
+		ro0 := a.rowOff(i)
+		n16 := r.n &^ 15
+		for ii := range offs {
+			ro := a.rowOff(i + ii)
+			_ = a.Data[ro+r.off : ro+r.off+n16] // the assembly reads this without checks
+			offs[ii] = ro - ro0
+		}
+		packA14(unsafe.Pointer(&a.Data[ro0+r.off]), &offs, n16, unsafe.Pointer(&d[r.start*mr : (r.start+n16)*mr][0]))
+		if r.n == n16 {
+			return
+		}
+		r = run{start: r.start + n16, n: r.n - n16, off: r.off + n16, step: 1}
+	}
+	ii := 0
+	for ; ii+4 <= h; ii += 4 {
+		packRows4(a, r, i+ii, d[ii:], mr)
+	}
+	for ; ii < h; ii++ {
+		ro := a.rowOff(i + ii)
+		dd := d[ii:]
+		for q := 0; q < r.n; q++ {
+			dd[(r.start+q)*mr] = a.Data[ro+r.off+q*r.step]
+		}
+	}
+}
+
 // packRows4 packs rows i..i+3 into d[p*mr : p*mr+4] for each k step p: four adjacent floats a store
 // pass, and for contiguous stretches the bounds checks of the three extra rows are proved away by
 // reslicing them to the first's length.
-func packRows4(a *Operand, runs []run, i int, d []float32, mr int) {
+func packRows4(a *Operand, r run, i int, d []float32, mr int) {
 	ro0, ro1, ro2, ro3 := a.rowOff(i), a.rowOff(i+1), a.rowOff(i+2), a.rowOff(i+3)
-	for _, r := range runs {
-		if r.step == 1 {
-			r0 := a.Data[ro0+r.off:][:r.n]
-			r1 := a.Data[ro1+r.off:][:len(r0)]
-			r2 := a.Data[ro2+r.off:][:len(r0)]
-			r3 := a.Data[ro3+r.off:][:len(r0)]
-			dd := d[r.start*mr:]
-			for q, v := range r0 {
-				x := dd[q*mr : q*mr+4 : q*mr+4]
-				x[0], x[1], x[2], x[3] = v, r1[q], r2[q], r3[q]
-			}
-			continue
+	if r.step == 1 {
+		r0 := a.Data[ro0+r.off:][:r.n]
+		r1 := a.Data[ro1+r.off:][:len(r0)]
+		r2 := a.Data[ro2+r.off:][:len(r0)]
+		r3 := a.Data[ro3+r.off:][:len(r0)]
+		dd := d[r.start*mr:]
+		for q, v := range r0 {
+			x := dd[q*mr : q*mr+4 : q*mr+4]
+			x[0], x[1], x[2], x[3] = v, r1[q], r2[q], r3[q]
 		}
-		for q := 0; q < r.n; q++ {
-			o := r.off + q*r.step
-			x := d[(r.start+q)*mr : (r.start+q)*mr+4 : (r.start+q)*mr+4]
-			x[0], x[1], x[2], x[3] = a.Data[ro0+o], a.Data[ro1+o], a.Data[ro2+o], a.Data[ro3+o]
-		}
+		return
+	}
+	for q := 0; q < r.n; q++ {
+		o := r.off + q*r.step
+		x := d[(r.start+q)*mr : (r.start+q)*mr+4 : (r.start+q)*mr+4]
+		x[0], x[1], x[2], x[3] = a.Data[ro0+o], a.Data[ro1+o], a.Data[ro2+o], a.Data[ro3+o]
 	}
 }
 

@@ -167,10 +167,69 @@ func kernel(name string, mr int, reg string, width int) {
 	p("RET")
 }
 
+// pack14 emits packA14(base *float32, offs *[14]int, n int, dst *float32): for q < n (a multiple of 16)
+// and i < 14, dst[q*14+i] = base[offs[i]+q]. Each 16-column block is a 16×16 transpose in registers
+// (rows 14 and 15 zero): 32-bit then 64-bit unpacks within 128-bit lanes, then two rounds of 128-bit
+// lane shuffles; each output row is stored as 14 floats under mask K1.
+func pack14(name string) {
+	fmt.Fprintf(&out, "\n// func %s(base *float32, offs *[14]int, n int, dst *float32)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
+	p("MOVQ base+0(FP), SI")
+	p("MOVQ offs+8(FP), R8")
+	p("MOVQ n+16(FP), CX")
+	p("MOVQ dst+24(FP), DI")
+	p("SHRQ $4, CX")
+	p("JZ %s_done", name)
+	p("MOVQ $0x3fff, AX")
+	p("KMOVW AX, K1")
+	p("VPXORD Z14, Z14, Z14")
+	p("VPXORD Z15, Z15, Z15")
+	label(name + "_loop")
+	for i := 0; i < 14; i++ {
+		p("MOVQ %d(R8), R9", 8*i)
+		p("VMOVUPS (SI)(R9*4), Z%d", i)
+	}
+	for i := 0; i < 16; i += 2 {
+		p("VUNPCKLPS Z%d, Z%d, Z%d", i+1, i, 16+i)
+		p("VUNPCKHPS Z%d, Z%d, Z%d", i+1, i, 17+i)
+	}
+	// t(16+i): rows 4g..4g+3 for g = i/4; u(4g+q) is column 4L+q of those rows in lane L.
+	for g := 0; g < 4; g++ {
+		t0, t1, t2, t3 := 16+4*g, 17+4*g, 18+4*g, 19+4*g
+		p("VUNPCKLPD Z%d, Z%d, Z%d", t2, t0, 4*g)
+		p("VUNPCKHPD Z%d, Z%d, Z%d", t2, t0, 4*g+1)
+		p("VUNPCKLPD Z%d, Z%d, Z%d", t3, t1, 4*g+2)
+		p("VUNPCKHPD Z%d, Z%d, Z%d", t3, t1, 4*g+3)
+	}
+	for q := 0; q < 4; q++ {
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 4+q, q, 16+q)    // a_q
+		p("VSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", 4+q, q, 20+q)    // b_q
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 12+q, 8+q, 24+q) // c_q
+		p("VSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", 12+q, 8+q, 28+q) // d_q
+	}
+	for q := 0; q < 4; q++ {
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 24+q, 16+q, q)
+		p("VSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", 24+q, 16+q, 8+q)
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 28+q, 20+q, 4+q)
+		p("VSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", 28+q, 20+q, 12+q)
+	}
+	for j := 0; j < 16; j++ {
+		p("VMOVUPS Z%d, K1, %d(DI)", j, 56*j)
+	}
+	p("ADDQ $64, SI")
+	p("ADDQ $%d, DI", 56*16)
+	p("DECQ CX")
+	p("JNZ %s_loop", name)
+	p("VZEROUPPER")
+	label(name + "_done")
+	p("RET")
+}
+
 func main() {
 	out.WriteString(header)
 	kernel("kernelAVX512", 14, "Z", 64)
 	kernel("kernelAVX2", 6, "Y", 32)
+	pack14("packA14AVX512")
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -24,6 +24,9 @@ func microAVX2(kc int, a unsafe.Pointer, ars, aks int, b unsafe.Pointer, bstride
 	kernelAVX2(kc, (*float32)(a), ars, aks, (*float32)(b), bstride, (*float32)(c), ldc, b2i(load))
 }
 
+//go:noescape
+func packA14AVX512(base *float32, offs *[14]int, n int, dst *float32)
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -37,6 +40,9 @@ func init() {
 	// panels and C); the KC×NC panel of B is meant for L3.
 	if cpu.X86.HasAVX512F {
 		kernels[AVX512] = &kernelInfo{mr: 14, nr: 32, kc: 256, mc: 336, nc: 2048, micro: microAVX512}
+		packA14 = func(base unsafe.Pointer, offs *[14]int, n int, dst unsafe.Pointer) {
+			packA14AVX512((*float32)(base), offs, n, (*float32)(dst))
+		}
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		kernels[AVX2] = &kernelInfo{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048, micro: microAVX2}
