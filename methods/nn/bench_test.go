@@ -7,6 +7,8 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 )
 
 // The benchmark: 3x3 conv 64->64 on 64x64, batch 8, padding 1 (stride 1).
@@ -198,4 +200,34 @@ func BenchmarkConv2DVsMatMul(b *testing.B) {
 	b.ReportMetric(convRate, "conv_GFLOP/s")
 	b.ReportMetric(mmRate, "matmul_GFLOP/s")
 	b.ReportMetric(100*convRate/mmRate, "conv_%_of_matmul")
+}
+
+// BenchmarkConv2DTrainStep is one training step of a 3x3 convolution 64->64 on 8x64x64 (forward, loss
+// mean(y²), backward, GoMLX's Adam), as ../shared/bench/torch_ref.py's train_conv3x3_64to64_64x64_b8.
+func BenchmarkConv2DTrainStep(b *testing.B) {
+	x, _ := convBenchInputs()
+	ctx := context.New()
+	opt := optimizers.Adam().LearningRate(1e-3).Done()
+	exec, err := context.NewExec(backend(b), ctx, func(ctx *context.Context, x *graph.Node) *graph.Node {
+		y := Conv(ctx, x).Channels(benchC).Kernel(benchK).Padding(1).Bias(false).Done()
+		loss := graph.ReduceAllMean(graph.Square(y))
+		opt.UpdateGraph(ctx, x.Graph(), loss)
+		return loss
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := exec.Exec(x); err != nil { // compile, create the variables, warm up
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		out, err := exec.Exec(x)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[0].FinalizeAll()
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/step")
+	b.ReportMetric(3*benchConvFLOPs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

@@ -295,8 +295,29 @@ func lowerGather(n *Node) (kernel, error) {
 	return byWidth(n.shape.DType, g(gather[uint8]), g(gather[uint16]), g(gather[uint32]), g(gather[uint64]))
 }
 
+// rowGather reports whether the gather takes whole rows of a 2-D operand by one index each (the
+// im2col and row-selection pattern): operand [R, C], indices [..., 1], output [..., C].
+func (p *gatherPlan) rowGather() bool {
+	return p.operand.Rank() == 2 && len(p.startIndexMap) == 1 && p.startIndexMap[0] == 0 &&
+		p.collapsed[0] && !p.collapsed[1] && p.sliceSizes[0] == 1 && p.sliceSizes[1] == p.operand.Dimensions[1] &&
+		p.indexVectorAxis == p.indices.Rank()-1 && p.indices.Dimensions[p.indexVectorAxis] == 1 &&
+		len(p.offsetOutputAxes) == 1 && p.offsetOutputAxes[0] == p.out.Rank()-1
+}
+
 func gather[W any](ins []tensor, out tensor, p *gatherPlan) {
 	src, dst := words[W](ins[0].data), words[W](out.data)
+	if p.rowGather() {
+		if idx, ok := ins[1].data.([]int32); ok {
+			c, rows := p.operand.Dimensions[1], p.operand.Dimensions[0]
+			parallelFor(len(idx), max(1, elementGrain/max(1, c)), func(lo, hi int) {
+				for m := lo; m < hi; m++ {
+					r := min(max(int(idx[m]), 0), rows-1) // clamped, as XLA
+					copy(dst[m*c:(m+1)*c], src[r*c:(r+1)*c])
+				}
+			})
+			return
+		}
+	}
 	idx, _ := indexReader(ins[1])
 	opSt, outSt, idxSt := stridesOf(p.operand.Dimensions), stridesOf(p.out.Dimensions), stridesOf(p.indices.Dimensions)
 	// Batch positions: the indices' dims without the index vector axis, in order (= output batch axes).
@@ -406,10 +427,28 @@ func scatterKernel[T number](n *Node) kernel {
 	for i, a := range updateWindowAxes {
 		box[i] = updShape.Dimensions[a]
 	}
+	// The col2im pattern: whole rows of a 2-D operand, one index each.
+	rowScatter := opShape.Rank() == 2 && len(toOperand) == 1 && toOperand[0] == 0 && inserted[0] && !inserted[1] &&
+		indexVectorAxis == idxShape.Rank()-1 && idxShape.Dimensions[indexVectorAxis] == 1 &&
+		len(updateWindowAxes) == 1 && updateWindowAxes[0] == updShape.Rank()-1 &&
+		updShape.Dimensions[updShape.Rank()-1] == opShape.Dimensions[1]
 	return func(ins []tensor, out tensor) {
 		o := out.data.([]T)
 		copy(o, ins[0].data.([]T))
 		upd := ins[2].data.([]T)
+		if idx32, ok := ins[1].data.([]int32); ok && rowScatter {
+			c, rows := opShape.Dimensions[1], opShape.Dimensions[0]
+			for m, r := range idx32 {
+				if r < 0 || int(r) >= rows {
+					continue // out of bounds: skipped, as XLA
+				}
+				dst, src := o[int(r)*c:int(r+1)*c], upd[m*c:(m+1)*c]
+				for j, v := range src {
+					dst[j] += v
+				}
+			}
+			return
+		}
 		idx, _ := indexReader(ins[1])
 		nScatter := 1
 		for _, a := range updScatterAxes {
