@@ -17,7 +17,7 @@ const tasksPerThread = 4
 
 // directRows is the largest row count for which B is read in place instead of packed: with so few rows
 // each B element is used a handful of times, and copying B would cost more than the strided reads.
-var directRows = 2
+const directRows = 2
 
 // directCols is the widest C for which A is read in place instead of packed when it can be (see colRuns).
 var directCols = 512
