@@ -13,10 +13,13 @@ func init() {
 		Summary: "Conditional normalizing flows, one per encoder scale and conditioned on position, give every feature vector a likelihood; unlikely is anomalous.",
 		Trains:  true, NeedsPretrained: true,
 		Presets: []string{methods.PresetPaper, methods.PresetCPU},
-		New: func(p string) (methods.Detector, error) {
-			cfg, err := presetConfig(p)
+		Build: func(preset string, edit func(*methods.Settings)) (methods.Detector, error) {
+			cfg, err := presetConfig(preset)
 			if err != nil {
 				return nil, err
+			}
+			if edit != nil {
+				edit(&cfg.Settings)
 			}
 			return New(cfg)
 		},
