@@ -538,7 +538,18 @@ func (p *PNI) PredictEach(ctx context.Context, images methods.Images, fn func(in
 	n, start := images.Len(), time.Now()
 	for lo := 0; lo < n; lo += p.cfg.FeatureBatch {
 		hi := min(lo+p.cfg.FeatureBatch, n)
-		part := methods.Slice(images, lo, hi)
+		// Load the batch once: the backbone and the refinement network both read it.
+		part := make(methods.ImageList, hi-lo)
+		for j := range part {
+			im, err := images.Image(lo + j)
+			if err == nil {
+				err = p.cfg.CheckInput(images, lo+j, im, p.ch)
+			}
+			if err != nil {
+				return fmt.Errorf("pni: %w", err)
+			}
+			part[j] = im
+		}
 		feats, err := p.ext.Extract(ctx, part, p.ch)
 		if err != nil {
 			return fmt.Errorf("pni: %w", err)
