@@ -10,6 +10,29 @@ import (
 // saves.
 const minFlopsPerThread = 4 << 20
 
+// tinyMACs is the size (m·n·k) up to which a plain triple loop beats the blocked path, whose fixed cost
+// (pools, packing, a scratch tile) is about half a microsecond.
+const tinyMACs = 64
+
+// tiny is the plain product for the smallest shapes.
+func tiny(m, n, k int, a, b *Operand, c []float32, ldc int, acc bool) {
+	for i := 0; i < m; i++ {
+		ro := a.rowOff(i)
+		for j := 0; j < n; j++ {
+			co := b.colOff(j)
+			var s float32
+			for p := 0; p < k; p++ {
+				s += a.Data[ro+a.colOff(p)] * b.Data[b.rowOff(p)+co]
+			}
+			if acc {
+				c[i*ldc+j] += s
+			} else {
+				c[i*ldc+j] = s
+			}
+		}
+	}
+}
+
 // tasksPerThread is how many pieces each goroutine's share of a block is cut into. Goroutines take
 // pieces as they finish the last, so on a shared machine a goroutine that loses its core delays the
 // product by one piece rather than by its whole share.
@@ -94,6 +117,10 @@ func gemm(ki *kernelInfo, maxThreads, m, n, k int, a, b *Operand, c []float32, l
 				clear(c[i*ldc : i*ldc+n])
 			}
 		}
+		return
+	}
+	if m*n*k <= tinyMACs {
+		tiny(m, n, k, a, b, c, ldc, acc)
 		return
 	}
 	t := maxThreads
