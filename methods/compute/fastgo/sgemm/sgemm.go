@@ -23,7 +23,8 @@
 // panel they pack its slivers, then take tasks (a row block of C times a chunk of the panel) from a
 // shared counter, so a goroutine that loses its core on a busy machine holds up one task, not a fixed
 // share. GemmSerial stays on the calling goroutine. Both are safe for concurrent use as long as the C
-// regions written do not overlap; packing buffers come from a sync.Pool, so steady use makes no garbage.
+// regions written do not overlap (and C overlaps neither operand); packing buffers come from a
+// sync.Pool, so steady use makes no garbage.
 package sgemm
 
 import (
