@@ -38,11 +38,13 @@ func tiny(m, n, k int, a, b *Operand, c []float32, ldc int, acc bool) {
 // product by one piece rather than by its whole share.
 const tasksPerThread = 4
 
-// directRows is the largest row count for which B is read in place instead of packed: with so few rows
-// each B element is used a handful of times, and copying B would cost more than the strided reads.
+// B is read in place instead of packed when C has at most directRows·MR rows (and B is dense): with so
+// few rows each B element is used a handful of times, and copying B would cost more than the strided
+// reads, which the kernels' B prefetch covers.
 const directRows = 2
 
-// directCols is the widest C for which A is read in place instead of packed when it can be (see colRuns).
+// directCols is the widest C for which A is read in place instead of packed when it can be (see
+// inPlaceCols and rowRun); measured on the convolution shapes of bench_test.go.
 var directCols = 512
 
 // workspace holds one goroutine's packing buffers; they are pooled because a convolution calls Gemm per
