@@ -18,7 +18,7 @@ func doctor(ctx context.Context, root string) error {
 		checks = append(checks, jupyter.Check{Name: "compute", Status: err.Error(), Fix: "unset or correct $" + compute.EnvVar})
 	case c.Fallback:
 		checks = append(checks, jupyter.Check{Name: "compute", OK: true,
-			Status: c.Description + " — works everywhere, slower; for XLA install a PJRT plugin (PJRT_PLUGIN_LIBRARY_PATH) or set " + compute.EnvVar + "=xla with network access"})
+			Status: c.Description + " — no PJRT plugin found; for XLA (and GPUs) install one (PJRT_PLUGIN_LIBRARY_PATH) or set " + compute.EnvVar + "=xla with network access"})
 	default:
 		checks = append(checks, jupyter.Check{Name: "compute", OK: true, Status: c.Description + " [" + c.Config + "]"})
 	}
