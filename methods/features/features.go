@@ -88,7 +88,7 @@ type Config struct {
 	// Dim is the feature dimension D after adaptive average pooling of the concatenated channels;
 	// default 1024. When Dim >= the concatenated channel count, channels are kept as they are.
 	Dim int `json:"dim"`
-	// BatchSize is the backbone batch size; default 8.
+	// BatchSize is the backbone batch size; default 8. Detectors set it to their Settings.FeatureBatch.
 	BatchSize int `json:"batch_size"`
 	// Chunk is how many images are pushed through the backbone and aggregated at a time, bounding the
 	// memory held in raw activations; default 32.
