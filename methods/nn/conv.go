@@ -254,13 +254,15 @@ func (p *convPlan) nativeInputGradient(v, kernel *graph.Node) *graph.Node {
 	for t := range rev {
 		rev[t] = int32(p.taps - 1 - t)
 	}
-	k := graph.Gather(graph.Reshape(kernel, p.taps, p.cin, p.cout),
+	k := graph.Gather(graph.Reshape(kernel, p.taps, p.cin*p.cout),
 		graph.Const(v.Graph(), tensors.FromFlatDataAndDimensions(rev, p.taps, 1)))
-	k = graph.Reshape(graph.TransposeAllDims(k, 0, 2, 1), kh, kw, p.cout, p.cin)
+	k = graph.Reshape(k, kh, kw, p.cin, p.cout)
 	win := p.win
 	remH := (win.h + 2*pad - d*(kh-1) - 1) % s
 	remW := (win.w + 2*pad - d*(kw-1) - 1) % s
 	loH, loW := d*(kh-1)-pad, d*(kw-1)-pad
-	return graph.ConvGeneral(v, k, nhwc, []int{1, 1}, [][2]int{{loH, loH + remH}, {loW, loW + remW}},
+	swapped := nhwc // the kernel's channel axes exchanged by the layout, not by a transposed copy
+	swapped.KernelInputChannels, swapped.KernelOutputChannels = 3, 2
+	return graph.ConvGeneral(v, k, swapped, []int{1, 1}, [][2]int{{loH, loH + remH}, {loW, loW + remW}},
 		[]int{s, s}, []int{d, d}, 1, 1)
 }

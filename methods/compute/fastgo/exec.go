@@ -52,7 +52,11 @@ type Executable struct {
 	numIDs    int
 	storage   []int // storage id of each node id (itself, or the node whose data a view shares)
 
-	arenas sync.Pool // *arena, reused across executions
+	// arenas keeps released buffers across executions (a list, not a sync.Pool, which the garbage
+	// collector empties: re-allocating a training step's buffers after every collection costs more
+	// than the step's arithmetic on large models).
+	arenaMu sync.Mutex
+	arenas  []*arena
 }
 
 var _ backends.Executable = (*Executable)(nil)
@@ -147,6 +151,25 @@ func newExecutable(b *Builder, outs []*Node) (*Executable, error) {
 	return e, nil
 }
 
+func (e *Executable) takeArena() *arena {
+	e.arenaMu.Lock()
+	defer e.arenaMu.Unlock()
+	if n := len(e.arenas); n > 0 {
+		ar := e.arenas[n-1]
+		e.arenas = e.arenas[:n-1]
+		return ar
+	}
+	return &arena{}
+}
+
+func (e *Executable) putArena(ar *arena) {
+	e.arenaMu.Lock()
+	defer e.arenaMu.Unlock()
+	if e.steps != nil { // not finalized
+		e.arenas = append(e.arenas, ar)
+	}
+}
+
 // outputIndex says whether n is a graph output, and which.
 func (e *Executable) outputIndex(n *Node) (int, bool) {
 	for i, o := range e.outputs {
@@ -157,8 +180,12 @@ func (e *Executable) outputIndex(n *Node) (int, bool) {
 	return -1, false
 }
 
-// Finalize implements backends.Executable.
-func (e *Executable) Finalize() { e.steps = nil }
+// Finalize implements backends.Executable: it drops the plan and the buffers kept for reuse.
+func (e *Executable) Finalize() {
+	e.arenaMu.Lock()
+	defer e.arenaMu.Unlock()
+	e.steps, e.arenas = nil, nil
+}
 
 // Inputs implements backends.Executable.
 func (e *Executable) Inputs() (names []string, inputShapes []shapes.Shape) {
@@ -218,11 +245,8 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 		vals[c.id] = tensor{shape: c.shape, data: c.constant}
 	}
 	results = make([]backends.Buffer, len(e.outputs))
-	ar, _ := e.arenas.Get().(*arena)
-	if ar == nil {
-		ar = &arena{}
-	}
-	defer e.arenas.Put(ar)
+	ar := e.takeArena()
+	defer e.putArena(ar)
 	insBuf := make([]tensor, 0, 8)
 	for si := range e.steps {
 		s := &e.steps[si]
@@ -286,6 +310,9 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 		}
 		reflect.Copy(reflect.ValueOf(flat), reflect.ValueOf(v.data))
 		results[i] = buf
+	}
+	if profiling {
+		maybeSaveProfile()
 	}
 	for i, d := range donate {
 		if d && i < len(inputs) {

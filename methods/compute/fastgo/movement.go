@@ -100,7 +100,28 @@ func mergeAxes(dims, st1, st2 []int) ([]int, []int, []int) {
 	return d, a, b
 }
 
+// transposeTile is the side of the square tiles a 2-D transpose copies at a time, so that both the
+// rows read and the rows written stay in L1.
+const transposeTile = 32
+
 func copyBox[W any](dst []W, db int, ds []int, src []W, sb int, ss []int, dims []int) {
+	if len(dims) == 2 && ss[0] == 1 && ds[1] == 1 && ss[1] != 1 && dims[0] >= transposeTile && dims[1] >= transposeTile {
+		for i0 := 0; i0 < dims[0]; i0 += transposeTile {
+			i1 := min(i0+transposeTile, dims[0])
+			for j0 := 0; j0 < dims[1]; j0 += transposeTile {
+				j1 := min(j0+transposeTile, dims[1])
+				for i := i0; i < i1; i++ {
+					row := dst[db+i*ds[0]+j0 : db+i*ds[0]+j1]
+					s := sb + i + j0*ss[1]
+					for j := range row {
+						row[j] = src[s]
+						s += ss[1]
+					}
+				}
+			}
+		}
+		return
+	}
 	switch len(dims) {
 	case 0:
 		dst[db] = src[sb]

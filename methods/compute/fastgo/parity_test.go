@@ -244,6 +244,14 @@ func TestMovementParity(t *testing.T) {
 	}
 }
 
+func TestLargeTransposeParity(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	x := randTensor(rng, dtypes.Float32, 3, 70, 50) // tiled: both sides exceed a tile, with ragged edges
+	parity(t, "large transpose", 0, func(in []*Node) []*Node {
+		return []*Node{TransposeAllDims(in[0], 0, 2, 1), TransposeAllDims(in[0], 2, 1, 0), TransposeAllDims(in[0], 1, 0, 2)}
+	}, x)
+}
+
 func TestGatherScatterParity(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	x := randTensor(rng, dtypes.Float32, 50, 8)

@@ -9,14 +9,39 @@ import (
 	"time"
 )
 
-// Op profiling: with GONOMALY_FASTGO_PROFILE=1 the executor times every step, and WriteProfile prints
-// where the time went by operation (also printed at the end of `go test` runs that call it).
+// Op profiling: with GONOMALY_FASTGO_PROFILE set the executor times every step by operation and
+// input shape; WriteProfile prints the table. When the variable holds a file path (not "1"), the
+// table is also rewritten there at most every ten seconds, so any command can be profiled unchanged.
 var (
-	profiling = os.Getenv("GONOMALY_FASTGO_PROFILE") != ""
-	profMu    sync.Mutex
-	profTime  = map[string]time.Duration{}
-	profCount = map[string]int{}
+	profileEnv = os.Getenv("GONOMALY_FASTGO_PROFILE")
+	profiling  = profileEnv != ""
+	profMu     sync.Mutex
+	profTime   = map[string]time.Duration{}
+	profCount  = map[string]int{}
+	profSaved  time.Time
 )
+
+// maybeSaveProfile rewrites the profile file if one is configured and ten seconds have passed.
+func maybeSaveProfile() {
+	if profileEnv == "" || profileEnv == "1" {
+		return
+	}
+	profMu.Lock()
+	due := time.Since(profSaved) > 10*time.Second
+	if due {
+		profSaved = time.Now()
+	}
+	profMu.Unlock()
+	if !due {
+		return
+	}
+	f, err := os.Create(profileEnv)
+	if err != nil {
+		return
+	}
+	WriteProfile(f, 60)
+	f.Close()
+}
 
 func profileStep(n *Node, d time.Duration) {
 	key := n.op.String()
