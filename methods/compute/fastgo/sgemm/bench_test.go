@@ -20,7 +20,7 @@ var benchShapes = []struct {
 	name    string
 	m, n, k int
 	transA  bool
-	im2col  int // A is the implicit im2col of a 3×3 "same" convolution over im2col images of this size
+	im2col  int // A is the implicit im2col of a 3×3 "same" convolution over images of this size (transposed with transA)
 }{
 	{"1024", 1024, 1024, 1024, false, 0},
 	{"conv_32768x64x576", 32768, 64, 576, false, 0},
@@ -31,6 +31,7 @@ var benchShapes = []struct {
 	{"gradT_576x64x32768", 576, 64, 32768, true, 0},
 	{"im2col_b8_64x64x64_to_64", 8 * 64 * 64, 64, 9 * 64, false, 64},
 	{"im2col_b1_56x56x256_to_256", 56 * 56, 256, 9 * 256, false, 56},
+	{"im2colT_grad_b8_64x64x64_to_64", 9 * 64, 64, 8 * 64 * 64, true, 64},
 }
 
 // BenchmarkGemm reports GFLOP/s (2·m·n·k per product) per kernel and shape with the default thread count;
@@ -53,6 +54,9 @@ func benchGemm(b *testing.B, f func(m, n, k int, a, b Operand, c []float32, ldc 
 				SetKernel(k)
 				var a Operand
 				switch {
+				case s.im2col > 0 && s.transA:
+					a = im2colOperand(r, s.k/(s.im2col*s.im2col), s.im2col, s.m/9)
+					a.RowIdx, a.ColIdx = a.ColIdx, a.RowIdx
 				case s.im2col > 0:
 					a = im2colOperand(r, s.m/(s.im2col*s.im2col), s.im2col, s.k/9)
 				case s.transA:

@@ -253,12 +253,20 @@ func testIm2col(t *testing.T, h, w, cin, cout, stride int) {
 		}
 	}
 	b := layouts(r, k, cout)[0]
+	// The weight gradient's product reads the same patches transposed (taps × pixels): the tables swap.
+	at := &matrix{op: Operand{Data: img, RowIdx: colIdx, ColIdx: rowIdx}, rows: k, cols: m}
+	at.fill()
+	dy := layouts(r, m, cout)[0]
 	forEachKernel(t, func(t *testing.T) {
 		for _, acc := range []bool{false, true} {
 			c0 := randSlice(r, m*cout)
 			c := append([]float32(nil), c0...)
 			Gemm(m, cout, k, a.op, b.op, c, cout, acc)
 			check(t, fmt.Sprintf("im2col acc=%v", acc), m, cout, k, a, b, c0, c, cout, acc)
+			g0 := randSlice(r, k*cout)
+			g := append([]float32(nil), g0...)
+			Gemm(k, cout, m, at.op, dy.op, g, cout, acc)
+			check(t, fmt.Sprintf("im2col transposed acc=%v", acc), k, cout, m, at, dy, g0, g, cout, acc)
 		}
 	})
 }
