@@ -264,7 +264,11 @@ func (pl *plan) task(ws *workspace, lastBlock, i int) int {
 				cp, cld, cload = unsafe.Pointer(&c[co]), ldc, pl.load
 			}
 			if sl := slivers[ir/mr]; sl.first < 0 {
-				ki.micro(kb, unsafe.Pointer(&abuf[ir*kb]), 1, mr, bp, bstride, cp, cld, cload)
+				micro := ki.micro
+				if h <= ki.short {
+					micro = ki.microShort // h < mr: writes to tmp, of which only h rows are used
+				}
+				micro(kb, unsafe.Pointer(&abuf[ir*kb]), 1, mr, bp, bstride, cp, cld, cload)
 			} else {
 				// A read in place, one kernel call per stretch of evenly spaced columns; all but the
 				// first add to what the earlier ones left in the tile.

@@ -235,6 +235,7 @@ func pack14(name string) {
 func main() {
 	out.WriteString(header)
 	kernel("kernelAVX512", 14, "Z", 64)
+	kernel("kernelAVX512x8", 8, "Z", 64)
 	kernel("kernelAVX2", 6, "Y", 32)
 	pack14("packA14AVX512")
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {

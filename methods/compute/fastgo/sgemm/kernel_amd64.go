@@ -14,10 +14,17 @@ import (
 func kernelAVX512(kc int, a *float32, ars, aks int, b *float32, bstride int, c *float32, ldc int, load int)
 
 //go:noescape
+func kernelAVX512x8(kc int, a *float32, ars, aks int, b *float32, bstride int, c *float32, ldc int, load int)
+
+//go:noescape
 func kernelAVX2(kc int, a *float32, ars, aks int, b *float32, bstride int, c *float32, ldc int, load int)
 
 func microAVX512(kc int, a unsafe.Pointer, ars, aks int, b unsafe.Pointer, bstride int, c unsafe.Pointer, ldc int, load bool) {
 	kernelAVX512(kc, (*float32)(a), ars, aks, (*float32)(b), bstride, (*float32)(c), ldc, b2i(load))
+}
+
+func microAVX512x8(kc int, a unsafe.Pointer, ars, aks int, b unsafe.Pointer, bstride int, c unsafe.Pointer, ldc int, load bool) {
+	kernelAVX512x8(kc, (*float32)(a), ars, aks, (*float32)(b), bstride, (*float32)(c), ldc, b2i(load))
 }
 
 func microAVX2(kc int, a unsafe.Pointer, ars, aks int, b unsafe.Pointer, bstride int, c unsafe.Pointer, ldc int, load bool) {
@@ -39,7 +46,8 @@ func init() {
 	// stream MR×KC slivers of A from an MC×KC block sized for half of a 1 MiB L2 (the rest holds B
 	// panels and C); the KC×NC panel of B is meant for L3.
 	if cpu.X86.HasAVX512F {
-		kernels[AVX512] = &kernelInfo{mr: 14, nr: 32, kc: 256, mc: 336, nc: 2048, micro: microAVX512}
+		kernels[AVX512] = &kernelInfo{mr: 14, nr: 32, kc: 256, mc: 336, nc: 2048, micro: microAVX512,
+			short: 8, microShort: microAVX512x8}
 		packA14 = func(base unsafe.Pointer, offs *[14]int, n int, dst unsafe.Pointer) {
 			packA14AVX512((*float32)(base), offs, n, (*float32)(dst))
 		}
