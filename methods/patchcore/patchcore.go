@@ -9,7 +9,8 @@
 //   - Coreset-reduced patch-feature memory bank (Sec. 3.2, Algorithm 1): coreset.GreedyKCenter.
 //   - Anomaly detection (Sec. 3.3, Eq. 6-7): nearest-neighbour distance per patch (knn), the image score
 //     re-weighted by the softmax over the b nearest bank neighbours of the most anomalous patch's
-//     nearest bank patch; the patch map upsampled to the input and smoothed with a Gaussian (sigma 4).
+//     nearest bank patch (Config.ImageScore, methods.ScoreReweighted by default); the patch map upsampled
+//     to the input and smoothed with a Gaussian (sigma 4).
 package patchcore
 
 import (
