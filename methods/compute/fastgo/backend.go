@@ -43,6 +43,7 @@ type Backend struct {
 	*simplego.Backend
 	noFallback bool
 	noFusion   bool
+	buffers    bufferCache
 }
 
 var _ backends.Backend = (*Backend)(nil)

@@ -31,7 +31,7 @@ type step struct {
 	multi  multiKernel // set instead of run for operations with several outputs (children)
 	outs   []*Node     // the children of a multi-output operation
 	view   bool        // the output is ins[0]'s data with a new shape (no copy, no kernel)
-	outIdx int         // >= 0: the node is graph output outIdx and is written straight into its buffer
+	outIdx int         // >= 0: the node is graph output outIdx, or the storage it views, written straight into its buffer
 	free   []int       // storage ids released after this step
 }
 
@@ -128,8 +128,24 @@ func newExecutable(b *Builder, outs []*Node) (*Executable, error) {
 		}
 		e.steps = append(e.steps, s)
 	}
+	// An output that is a view (a reshape) of a step's result: that step writes straight into the
+	// output's buffer, unless another output shares the storage.
+	stepOf := map[int]int{}
+	for i, s := range e.steps {
+		stepOf[s.node.id] = i
+	}
+	roots := map[int]int{}
 	for _, o := range outs {
 		external[e.storage[o.id]] = true
+		roots[e.storage[o.id]]++
+	}
+	for i, o := range outs {
+		root := e.storage[o.id]
+		si, ok := stepOf[root]
+		if root == o.id || !ok || roots[root] > 1 || e.steps[si].view || e.steps[si].multi != nil || e.steps[si].outIdx >= 0 {
+			continue
+		}
+		e.steps[si].outIdx = i
 	}
 	lastUse := map[int]int{} // storage -> step index
 	for i, s := range e.steps {
@@ -280,12 +296,15 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 		case s.view:
 			vals[n.id] = tensor{shape: n.shape, data: ins[0].data}
 		case s.outIdx >= 0:
-			buf, flat, err := e.backend.NewSharedBuffer(0, n.shape)
+			buf, flat, err := e.backend.NewSharedBuffer(0, e.outputs[s.outIdx].shape)
 			if err != nil {
 				return nil, err
 			}
 			results[s.outIdx] = buf
 			vals[n.id] = tensor{shape: n.shape, data: flat}
+			if profiling {
+				profileAlloc(n, time.Since(t0))
+			}
 			s.run(ins, vals[n.id])
 		default:
 			vals[n.id] = tensor{shape: n.shape, data: ar.get(n.shape.DType, n.shape.Size())}

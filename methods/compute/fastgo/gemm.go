@@ -20,3 +20,5 @@ func gemm(m, n, k int, a, b gemmOperand, c []float32, ldc int, accumulate bool) 
 func gemmSerial(m, n, k int, a, b gemmOperand, c []float32, ldc int, accumulate bool) {
 	sgemm.GemmSerial(m, n, k, a, b, c, ldc, accumulate)
 }
+
+func sgemmDense(data []float32, ld int) gemmOperand { return sgemm.Dense(data, ld) }

@@ -55,6 +55,14 @@ func profileStep(n *Node, d time.Duration) {
 	profMu.Unlock()
 }
 
+// profileAlloc records the time spent getting an output buffer (counted apart from the step).
+func profileAlloc(n *Node, d time.Duration) {
+	profMu.Lock()
+	profTime["(output buffer) "+n.shape.String()] += d
+	profCount["(output buffer) "+n.shape.String()]++
+	profMu.Unlock()
+}
+
 // WriteProfile writes the top operations by total time recorded so far (GONOMALY_FASTGO_PROFILE=1).
 func WriteProfile(w io.Writer, top int) {
 	profMu.Lock()
