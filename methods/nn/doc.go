@@ -1,5 +1,10 @@
 // Package nn holds neural-network layers, written with GoMLX graph ops, whose forward and backward
-// passes work on every GoMLX backend: XLA and the pure-Go backend ("go", simplego).
+// passes work on every GoMLX backend: gonomaly's fastgo (the default without XLA), XLA and GoMLX's
+// pure-Go backend ("go", simplego).
+//
+// On fastgo, Conv2D emits ConvGeneral for its forward pass and both gradients (an implicit GEMM there,
+// no patch matrix) and the pooling ops emit ReduceWindow forward; everything below describes the forms
+// used on the other backends, and the custom gradients every backend shares.
 //
 // On the pure-Go backend ConvGeneral is slow and has no gradient (it needs Reverse); the gradients of
 // ReduceWindow max pooling, Slice and Concatenate need SelectAndScatter or Pad, which it lacks; and
