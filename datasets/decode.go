@@ -78,9 +78,9 @@ type ImageConfig struct {
 // DecodeConfigFile reads only the header of an image file and checks its size against the limits.
 // Errors name the file.
 func DecodeConfigFile(path string, lim Limits) (ImageConfig, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
-		return ImageConfig{}, err // *PathError names the file
+		return ImageConfig{}, err
 	}
 	defer f.Close()
 	cfg, format, err := safeDecodeConfig(bufio.NewReader(f))
@@ -112,9 +112,9 @@ func DecodeFile(path string, channels int, lim Limits) (Image, error) {
 // decodeGoFile decodes a file to a Go image after checking its header; errors name the file. It
 // streams from the file, so a huge file that is not an image costs no memory.
 func decodeGoFile(path string, lim Limits) (image.Image, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
-		return nil, err // *PathError names the file
+		return nil, err
 	}
 	defer f.Close()
 	g, err := decodeGo(f, lim)
@@ -122,6 +122,20 @@ func decodeGoFile(path string, lim Limits) (image.Image, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return g, nil
+}
+
+// openRegular opens an image file for reading after checking it is a regular file (links followed):
+// opening a FIFO named like an image would block forever, a device could stream without end. Errors
+// name the file.
+func openRegular(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err // *PathError names the file
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%q: not a regular file (%v), not read as an image", path, st.Mode().Type())
+	}
+	return os.Open(path)
 }
 
 // DecodeBytes is DecodeFile for an in-memory encoded image. It never panics on hostile input.

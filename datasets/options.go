@@ -223,8 +223,10 @@ type listing struct {
 	skipped []string
 }
 
-// images returns the sorted image files directly in dir (not recursive). Other files, hidden ones
-// (".DS_Store", "._x.png") included, are recorded as skipped; sub-directories are ignored.
+// images returns the sorted image files directly in dir (not recursive). Only regular files (or links
+// to them) are images: a FIFO, socket or device named like an image would block or fail when opened.
+// Other files, hidden ones (".DS_Store", "._x.png") and non-regular ones included, are recorded as
+// skipped; sub-directories are ignored.
 func (l *listing) images(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -236,7 +238,7 @@ func (l *listing) images(dir string) ([]string, error) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		if IsImageFile(e.Name()) && !strings.HasPrefix(e.Name(), ".") {
+		if IsImageFile(e.Name()) && !strings.HasPrefix(e.Name(), ".") && isRegular(dir, e) {
 			out = append(out, p)
 		} else {
 			l.mu.Lock()
@@ -274,6 +276,15 @@ func isDir(dir string, e os.DirEntry) bool {
 	return e.IsDir()
 }
 
+// isRegular reports whether a directory entry is a regular file, following symbolic links.
+func isRegular(dir string, e os.DirEntry) bool {
+	if e.Type()&os.ModeSymlink != 0 {
+		st, err := os.Stat(filepath.Join(dir, e.Name()))
+		return err == nil && st.Mode().IsRegular()
+	}
+	return e.Type().IsRegular()
+}
+
 // requireDir returns a clear error if dir is not an existing directory.
 func requireDir(dir, what string) error {
 	st, err := os.Stat(dir)
@@ -301,7 +312,7 @@ func findWithStem(dir string, stems ...string) string {
 	for _, s := range stems {
 		for _, ext := range []string{".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".PNG", ".BMP", ".TIF", ".TIFF", ".JPG", ".JPEG"} {
 			p := filepath.Join(dir, s+ext)
-			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
 				return p
 			}
 		}
