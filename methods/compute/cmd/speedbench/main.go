@@ -139,12 +139,23 @@ func benchValue(out, bench, metric string) (float64, bool) {
 	return 0, false
 }
 
+// openBLASDir holds Debian's OpenBLAS build of libblas.so.3.
+const openBLASDir = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+
 func torchRef(path string, selected []row) map[string]float64 {
 	env := []string{}
 	for _, e := range os.Environ() { // OPENBLAS_* slow a current PyTorch down; unset them here only
 		if !strings.HasPrefix(e, "OPENBLAS_CORETYPE=") && !strings.HasPrefix(e, "OPENBLAS_L2_SIZE=") {
 			env = append(env, e)
 		}
+	}
+	// Debian's python3-torch runs its matrix products on whatever libblas.so.3 the alternatives
+	// system points at, which may be the unoptimised reference BLAS (3 GFLOP/s here); use OpenBLAS
+	// when it is installed (apt-get install libopenblas0-pthread), as a PyTorch user would.
+	if _, err := os.Stat(openBLASDir); err == nil {
+		env = append(env, "LD_LIBRARY_PATH="+openBLASDir)
+	} else {
+		fmt.Fprintf(os.Stderr, "speedbench: %s missing: PyTorch may run on the reference BLAS (apt-get install libopenblas0-pthread)\n", openBLASDir)
 	}
 	var buf bytes.Buffer
 	ran := map[string]bool{}
