@@ -4,7 +4,11 @@
 // It knows nothing of methods: it hands out images, masks, labels and defect types.
 package datasets
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gonomaly/gonomaly/internal/finite"
+)
 
 // Image is a float32 image in HWC (channels-last) layout, row-major, values normally in [0, 1].
 // Anomaly maps and masks are Images with C == 1 (masks hold exactly 0 or 1).
@@ -33,6 +37,19 @@ func (im Image) Validate() error {
 		return fmt.Errorf("image %dx%dx%d has %d values, want %d", im.H, im.W, im.C, len(im.Pix), im.H*im.W*im.C)
 	}
 	return nil
+}
+
+// CheckFinite returns an error naming the first NaN or infinite value of the image by its pixel and
+// channel: detectors cannot score such an image (a NaN never wins a nearest-neighbour comparison).
+func (im Image) CheckFinite() error {
+	i := finite.Index(im.Pix)
+	if i < 0 {
+		return nil
+	}
+	c := max(im.C, 1)
+	p := i / c
+	w := max(im.W, 1)
+	return fmt.Errorf("pixel (x %d, y %d), channel %d is %s: images must be finite", p%w, p/w, i%c, finite.Describe(im.Pix[i]))
 }
 
 // Label says whether a sample is normal or anomalous.

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/gonomaly/gonomaly/internal/finite"
 )
 
 // Options configures how a loader turns files into samples. The zero value keeps images at their
@@ -58,6 +60,9 @@ func (o Options) validate() (Options, error) {
 			}
 		}
 		for i, s := range o.Std {
+			if finite.Index([]float32{s, o.Mean[min(i, len(o.Mean)-1)]}) >= 0 {
+				return o, fmt.Errorf("Options.Mean/Std[%d] is not finite", i)
+			}
 			if s == 0 {
 				return o, fmt.Errorf("Options.Std[%d] is zero", i)
 			}
@@ -162,6 +167,10 @@ func (s *DiskSource) Load(it Item) (Sample, error) {
 	im, mask, err = o.transform(im, mask)
 	if err != nil {
 		return Sample{}, fmt.Errorf("%s: %w", it.ImagePath, err)
+	}
+	if err := im.CheckFinite(); err != nil {
+		// Decoded pixels are in [0, 1]: only the normalisation can overflow.
+		return Sample{}, fmt.Errorf("%s: after normalising with Options.Mean/Std (is a Std too small?): %w", it.ImagePath, err)
 	}
 	if it.MaskPath == "" && it.Label == Normal {
 		mask = NewImage(im.H, im.W, 1) // made at the final size: nothing to resize

@@ -137,11 +137,14 @@ func ImageName(images Images, i int) string {
 }
 
 // CheckInput returns a clear error when image i of images is not the ImageSize x ImageSize input the
-// settings ask for (or has c channels when c > 0): the error names the file, gives sizes as W x H as the
+// settings ask for (or has c channels when c > 0, or holds a NaN or an infinity): the error names the file, gives sizes as W x H as the
 // datasets package does, and says what to set.
 func (s Settings) CheckInput(images Images, i int, img datasets.Image, c int) error {
 	name := ImageName(images, i)
 	if err := img.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := img.CheckFinite(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if img.W != s.ImageSize || img.H != s.ImageSize {

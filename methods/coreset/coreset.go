@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gonomaly/gonomaly/internal/finite"
 	"github.com/gonomaly/gonomaly/methods"
 	"github.com/gonomaly/gonomaly/methods/knn"
 )
@@ -78,7 +79,8 @@ func JLMinDim(n int, eps float64) int {
 // greedy k-center algorithm (Roth et al. 2022, Algorithm 1; Sener and Savarese, ICLR 2018): it
 // repeatedly adds the point farthest from every point chosen so far, starting from each point's mean
 // distance to Starts random points.
-// The returned indices are distinct and in selection order. Memory use is O(N + N*Dim) for the
+// The returned indices are distinct and in selection order. A NaN or an infinity in x is an error naming
+// its row. Memory use is O(N + N*Dim) for the
 // projection plus one N-vector of distances. It reports progress through ctx (see methods.WithProgress)
 // and stops with ctx.Err() when ctx is cancelled.
 //
@@ -94,6 +96,10 @@ func GreedyKCenter(ctx context.Context, x []float32, dim, k int, opts Options) (
 	if k == 0 {
 		return []int{}, nil
 	}
+	// A NaN distance never wins a comparison: the farthest point would be chosen wrongly, or twice.
+	if err := finite.Rows("coreset", x, dim); err != nil {
+		return nil, err
+	}
 	opts = opts.withDefaults()
 	r := rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5851f42d4c957f2d))
 	z, zdim := x, dim
@@ -105,6 +111,9 @@ func GreedyKCenter(ctx context.Context, x []float32, dim, k int, opts Options) (
 		if p < dim {
 			z = Project(x, dim, p, opts.Gaussian, r.Uint64(), opts.Workers)
 			zdim = p
+			if err := finite.Rows("coreset: projected features (values too large?)", z, zdim); err != nil {
+				return nil, err
+			}
 		}
 	}
 	starts := opts.Starts

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gonomaly/gonomaly/datasets"
+	"github.com/gonomaly/gonomaly/internal/finite"
 	"github.com/gonomaly/gonomaly/methods"
 	"github.com/gonomaly/gonomaly/methods/anomalymap"
 )
@@ -126,7 +127,8 @@ func (c Config) OutDim(b Backbone) int {
 }
 
 // Extract computes the patch features of images (all the same size) with backbone b. It processes
-// Chunk images at a time and reports progress through ctx.
+// Chunk images at a time and reports progress through ctx. Non-finite features are an error naming the
+// image.
 func Extract(ctx context.Context, b Backbone, images methods.Images, cfg Config) (*Set, error) {
 	cfg = cfg.WithDefaults()
 	n := images.Len()
@@ -151,6 +153,12 @@ func Extract(ctx context.Context, b Backbone, images methods.Images, cfg Config)
 		part, err := Aggregate(maps, cfg.Neighbourhood, cfg.Dim)
 		if err != nil {
 			return nil, err
+		}
+		if i := finite.Index(part.Data); i >= 0 {
+			// Finite inputs (CheckInput) can still overflow in the backbone.
+			img := lo + i/(part.H*part.W*part.D)
+			return nil, fmt.Errorf("features: %s: the backbone's features are %s (the input is finite; values too large?)",
+				methods.ImageName(images, img), finite.Describe(part.Data[i]))
 		}
 		if out == nil {
 			out = &Set{N: n, H: part.H, W: part.W, D: part.D, Data: make([]float32, 0, n*part.H*part.W*part.D)}

@@ -15,6 +15,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"github.com/gonomaly/gonomaly/internal/finite"
 )
 
 // Result holds, for nq queries, the K nearest bank rows in ascending distance order:
@@ -47,7 +49,8 @@ type Index struct {
 	Workers int
 }
 
-// NewIndex wraps bank (len a multiple of dim; it is not copied and must not change afterwards).
+// NewIndex wraps bank (len a multiple of dim; it is not copied and must not change afterwards). A bank
+// row holding a NaN or an infinity (or whose squared norm overflows) is an error naming the row.
 func NewIndex(bank []float32, dim int) (*Index, error) {
 	if dim <= 0 || len(bank)%dim != 0 {
 		return nil, fmt.Errorf("knn: %d bank values do not form rows of dimension %d", len(bank), dim)
@@ -56,6 +59,9 @@ func NewIndex(bank []float32, dim int) (*Index, error) {
 		return nil, fmt.Errorf("knn: empty bank")
 	}
 	ix := &Index{Dim: dim, bank: bank, norms: rowNorms(bank, dim)}
+	if err := checkRows("knn: bank", bank, ix.norms, dim); err != nil {
+		return nil, err
+	}
 	return ix, nil
 }
 
@@ -68,6 +74,20 @@ func (ix *Index) Bank() []float32 { return ix.bank }
 // Row returns bank row i (not a copy).
 func (ix *Index) Row(i int) []float32 { return ix.bank[i*ix.Dim : (i+1)*ix.Dim] }
 
+// checkRows returns an error naming the first row of x holding a NaN or an infinity, or whose squared
+// norm overflows float32 (norms are x's squared row norms): such a row has no usable distance, and a
+// search would never pick a nearest row for it.
+func checkRows(what string, x, norms []float32, dim int) error {
+	r := finite.Index(norms)
+	if r < 0 {
+		return nil
+	}
+	if err := finite.Rows(what, x[r*dim:(r+1)*dim], 0); err != nil {
+		return fmt.Errorf("%s row %d: %w", what, r, err)
+	}
+	return fmt.Errorf("%s: row %d's squared norm overflows float32 (values too large)", what, r)
+}
+
 func rowNorms(x []float32, dim int) []float32 {
 	n := len(x) / dim
 	out := make([]float32, n)
@@ -79,6 +99,7 @@ func rowNorms(x []float32, dim int) []float32 {
 
 // Search returns the k nearest bank rows of every query row (len(queries) a multiple of Dim), with
 // Euclidean distances. k is capped at the bank size. It stops with ctx.Err() when ctx is cancelled.
+// A query row holding a NaN or an infinity, or with no finite distance to k bank rows, is an error.
 func (ix *Index) Search(ctx context.Context, queries []float32, k int) (Result, error) {
 	d := ix.Dim
 	if len(queries)%d != 0 {
@@ -90,6 +111,9 @@ func (ix *Index) Search(ctx context.Context, queries []float32, k int) (Result, 
 	k = min(k, ix.Len())
 	nq := len(queries) / d
 	qn := rowNorms(queries, d)
+	if err := checkRows("knn: query", queries, qn, d); err != nil {
+		return Result{}, err
+	}
 	workers := ix.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -124,6 +148,11 @@ func (ix *Index) Search(ctx context.Context, queries []float32, k int) (Result, 
 		all.merge(&p)
 	}
 	res := Result{K: k, Dist: all.dist, Idx: all.idx}
+	for i, id := range res.Idx {
+		if id < 0 { // every distance was NaN or +Inf (an overflow): never index with it
+			return Result{}, fmt.Errorf("knn: query row %d has no finite distance to %d bank rows (values too large?)", i/k, k)
+		}
+	}
 	for i, v := range res.Dist {
 		res.Dist[i] = float32(math.Sqrt(float64(max(v, 0))))
 	}
