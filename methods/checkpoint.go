@@ -43,34 +43,48 @@ type Manifest struct {
 	TensorsSize   int64  `json:"tensors_size"`
 }
 
-// SaveCheckpoint writes dir/manifest.json and dir/tensors.safetensors. The directory is built beside dir
-// under a temporary name and renamed into place, so an interrupted save never leaves a half-written
-// checkpoint and never destroys the previous one (it is removed only after the new one is in place).
+// SaveCheckpoint writes dir/manifest.json and dir/tensors.safetensors, never leaving a half-written
+// checkpoint and never losing the previous one:
+//   - the new checkpoint is built beside dir in a temporary folder ".<name>.tmp-<random>";
+//   - the previous one, if any, is renamed aside to ".<name>.old", the new one renamed to dir, and the
+//     aside copy removed.
+//
+// A process killed at any point leaves either the previous or the new checkpoint at dir, or (killed
+// between the two renames) the previous one aside, which the next SaveCheckpoint, ReadManifest or
+// ReadCheckpoint (so every method's Load) renames back. The next SaveCheckpoint also removes the
+// temporaries of interrupted saves. One writer at a time per checkpoint path. Folders are created with
+// mode 0755 and files 0644, both less the umask, like any file the user writes.
 func SaveCheckpoint(dir string, m Manifest, tensors map[string]safetensors.Tensor) (err error) {
 	if m.Method == "" {
-		return fmt.Errorf("save checkpoint %s: manifest has no method", dir)
+		return fmt.Errorf("save checkpoint %q: manifest has no method", dir)
 	}
 	dir = filepath.Clean(dir)
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("save checkpoint %s: %w", dir, err)
+		return fmt.Errorf("save checkpoint %q: %w", dir, err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err := recoverCheckpoint(dir); err != nil {
+		return fmt.Errorf("save checkpoint %q: %w", dir, err)
+	}
+	removeTemporaries(dir)
+	tmp, err := makeTempDir(dir)
 	if err != nil {
-		return fmt.Errorf("save checkpoint %s: %w", dir, err)
+		return fmt.Errorf("save checkpoint %q: %w", dir, err)
 	}
 	defer func() {
 		if err != nil {
 			os.RemoveAll(tmp)
 		}
 	}()
+	saveHook("tmp")
 	tpath := filepath.Join(tmp, TensorsFile)
 	if err := safetensors.WriteFile(tpath, tensors, map[string]string{"method": m.Method}); err != nil {
-		return fmt.Errorf("save checkpoint %s: %w", dir, err)
+		return fmt.Errorf("save checkpoint %q: %w", dir, err)
 	}
+	saveHook("tensors")
 	sum, size, err := fileDigest(tpath)
 	if err != nil {
-		return fmt.Errorf("save checkpoint %s: %w", dir, err)
+		return fmt.Errorf("save checkpoint %q: %w", dir, err)
 	}
 	m.TensorsSHA256, m.TensorsSize = sum, size
 	if m.Created.IsZero() {
@@ -78,47 +92,133 @@ func SaveCheckpoint(dir string, m Manifest, tensors map[string]safetensors.Tenso
 	}
 	js, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return fmt.Errorf("save checkpoint %s: %w", dir, err)
+		return fmt.Errorf("save checkpoint %q: %w", dir, err)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), append(js, '\n'), 0o644); err != nil {
-		return fmt.Errorf("save checkpoint %s: %w", dir, err)
+		return fmt.Errorf("save checkpoint %q: %w", dir, err)
 	}
+	saveHook("manifest")
 	// Swap into place: old -> aside, new -> dir, then drop the old one.
-	var aside string
-	if _, statErr := os.Stat(dir); statErr == nil {
-		aside = tmp + ".old-" + randomSuffix()
+	aside := asidePath(dir)
+	hadOld := false
+	if _, statErr := os.Lstat(dir); statErr == nil {
 		if err := os.Rename(dir, aside); err != nil {
-			return fmt.Errorf("save checkpoint %s: %w", dir, err)
+			return fmt.Errorf("save checkpoint %q: %w", dir, err)
 		}
+		hadOld = true
 	}
+	saveHook("aside")
 	if err := os.Rename(tmp, dir); err != nil {
-		if aside != "" {
+		if hadOld {
 			os.Rename(aside, dir)
 		}
-		return fmt.Errorf("save checkpoint %s: %w", dir, err)
+		return fmt.Errorf("save checkpoint %q: %w", dir, err)
 	}
-	if aside != "" {
+	saveHook("swapped")
+	if hadOld {
 		os.RemoveAll(aside)
+	}
+	saveHook("done")
+	return nil
+}
+
+// saveHook is called by SaveCheckpoint at each stage ("tmp", "tensors", "manifest", "aside": between
+// the two renames, "swapped", "done"); the crash test sets it to kill the process there.
+var saveHook = func(stage string) {}
+
+// asidePath is where SaveCheckpoint keeps the previous checkpoint during its swap.
+func asidePath(dir string) string {
+	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".old")
+}
+
+// tempPrefix starts the names of SaveCheckpoint's temporary folders for dir.
+func tempPrefix(dir string) string {
+	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
+}
+
+// makeTempDir creates an empty folder named tempPrefix(dir)+random, mode 0755 less the umask.
+func makeTempDir(dir string) (string, error) {
+	for range 100 {
+		p := tempPrefix(dir) + randomSuffix()
+		err := os.Mkdir(p, 0o755)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("cannot create a temporary folder beside %q", dir)
+}
+
+// recoverCheckpoint finishes a swap that a killed SaveCheckpoint left half done: with no checkpoint at
+// dir it renames the aside copy back (or, from older versions, the newest ".<name>.tmp-*.old-*" one);
+// with a checkpoint at dir, the aside copy is stale and is removed.
+func recoverCheckpoint(dir string) error {
+	aside := asidePath(dir)
+	if _, err := os.Lstat(dir); err == nil {
+		if _, err := os.Lstat(aside); err == nil {
+			os.RemoveAll(aside)
+		}
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(aside, ManifestFile)); err != nil {
+		legacy, _ := filepath.Glob(tempPrefix(dir) + "*.old-*")
+		var newest time.Time
+		aside = ""
+		for _, p := range legacy {
+			if st, err := os.Stat(filepath.Join(p, ManifestFile)); err == nil && st.ModTime().After(newest) {
+				aside, newest = p, st.ModTime()
+			}
+		}
+		if aside == "" {
+			return nil
+		}
+	}
+	if err := os.Rename(aside, dir); err != nil {
+		return fmt.Errorf("restoring the previous checkpoint from %q (an interrupted save left it there): %w", aside, err)
 	}
 	return nil
 }
 
-// ReadManifest reads and sanity-checks dir/manifest.json.
+// removeTemporaries removes the temporary folders interrupted saves of dir left behind.
+func removeTemporaries(dir string) {
+	stale, _ := filepath.Glob(tempPrefix(dir) + "*")
+	for _, p := range stale {
+		os.RemoveAll(p)
+	}
+}
+
+// ReadManifest reads and sanity-checks dir/manifest.json. A checkpoint that an interrupted
+// SaveCheckpoint left aside is first restored to dir.
 func ReadManifest(dir string) (Manifest, error) {
+	dir = filepath.Clean(dir)
+	if err := recoverCheckpoint(dir); err != nil {
+		return Manifest{}, fmt.Errorf("checkpoint %q: %w", dir, err)
+	}
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return Manifest{}, fmt.Errorf("checkpoint %q does not exist", dir)
+	case err != nil:
+		return Manifest{}, fmt.Errorf("checkpoint %q: %w", dir, err)
+	case !st.IsDir():
+		return Manifest{}, fmt.Errorf("checkpoint %q is a file, not a checkpoint folder", dir)
+	}
 	path := filepath.Join(dir, ManifestFile)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return Manifest{}, fmt.Errorf("%s: not a gonomaly checkpoint (no %s)", dir, ManifestFile)
+			return Manifest{}, fmt.Errorf("%q: not a gonomaly checkpoint (no %s)", dir, ManifestFile)
 		}
-		return Manifest{}, fmt.Errorf("%s: %w", path, err)
+		return Manifest{}, fmt.Errorf("%q: %w", path, err)
 	}
 	var m Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return Manifest{}, fmt.Errorf("%s: corrupt manifest: %v", path, err)
+		return Manifest{}, fmt.Errorf("%q: corrupt manifest: %v", path, err)
 	}
 	if m.Method == "" {
-		return Manifest{}, fmt.Errorf("%s: manifest names no method", path)
+		return Manifest{}, fmt.Errorf("%q: manifest names no method", path)
 	}
 	return m, nil
 }

@@ -199,6 +199,10 @@ func TestCheckpointRoundTripAndErrors(t *testing.T) {
 	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a gonomaly checkpoint") {
 		t.Fatalf("empty dir: %v", err)
 	}
+	missing := filepath.Join(t.TempDir(), "never-saved")
+	if _, err := Load(missing); err == nil || !strings.Contains(err.Error(), `"`+missing+`" does not exist`) {
+		t.Fatalf("missing dir: %v", err)
+	}
 }
 
 func TestProgress(t *testing.T) {
