@@ -152,11 +152,3 @@ func tensorOf(dtype dtypes.DType, data []float64, dims ...int) *tensors.Tensor {
 	}
 	return tensors.FromFlatDataAndDimensions(f, dims...)
 }
-
-// dtypeOf returns Float64 when float64s is set, else Float32.
-func dtypeOf(float64s bool) dtypes.DType {
-	if float64s {
-		return dtypes.Float64
-	}
-	return dtypes.Float32
-}

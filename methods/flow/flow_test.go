@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -293,4 +294,12 @@ func TestActNormDataInit(t *testing.T) {
 			t.Errorf("second batch, dimension %d: mean %.3f, std %.3f, want about -2 and 2 (no re-initialisation)", j, mean[j], std[j])
 		}
 	}
+}
+
+// dtypeOf returns Float64 when float64s is set, else Float32.
+func dtypeOf(float64s bool) dtypes.DType {
+	if float64s {
+		return dtypes.Float64
+	}
+	return dtypes.Float32
 }
