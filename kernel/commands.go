@@ -96,8 +96,9 @@ func runExec(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("exec: %d notebook(s), %s mode, cell timeout %s, output in %s\n", len(paths), mode, *timeout, *out)
 	var failed []string
-	for _, p := range paths {
-		opts := jupyter.ExecOptions{OutDir: *out, CellTimeout: *timeout, Quick: *quick, Log: os.Stdout}
+	names := jupyter.OutputNames(paths)
+	for i, p := range paths {
+		opts := jupyter.ExecOptions{OutDir: *out, CellTimeout: *timeout, Quick: *quick, Log: os.Stdout, Name: names[i]}
 		if *verbose {
 			opts.Echo = os.Stdout
 		}

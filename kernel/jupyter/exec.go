@@ -40,6 +40,56 @@ type ExecOptions struct {
 	Log io.Writer
 	// Echo, when not nil, receives what cells print (stdout and stderr) as they run.
 	Echo io.Writer
+	// Name is the base name of the executed copy and its HTML. Default: the notebook's file name without
+	// its extension. OutputNames gives distinct names to same-named notebooks of different folders.
+	Name string
+}
+
+// OutputNames returns, for each notebook path, a name for its executed copy and HTML that no other path
+// of the list shares: the file name without extension, or, for notebooks with the same file name in
+// different folders, that name prefixed with as many parent folders as it takes ("a__x", "b__x").
+func OutputNames(paths []string) []string {
+	parts := make([][]string, len(paths))
+	for i, p := range paths {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		p = filepath.Clean(p)
+		parts[i] = strings.Split(strings.TrimSuffix(p, filepath.Ext(p)), string(filepath.Separator))
+	}
+	name := func(i, k int) string {
+		ps := parts[i]
+		return strings.Join(ps[max(0, len(ps)-k):], "__")
+	}
+	// Group the paths by file name; within a group, take the fewest parent folders that tell its
+	// distinct paths apart (the same notebook listed twice keeps one name).
+	groups := map[string][]int{}
+	for i := range paths {
+		groups[name(i, 1)] = append(groups[name(i, 1)], i)
+	}
+	out := make([]string, len(paths))
+	for _, g := range groups {
+		for k := 1; ; k++ {
+			byName := map[string]string{} // output name -> full path
+			distinct := true
+			longest := 0
+			for _, i := range g {
+				full := name(i, len(parts[i]))
+				if prev, ok := byName[name(i, k)]; ok && prev != full {
+					distinct = false
+				}
+				byName[name(i, k)] = full
+				longest = max(longest, len(parts[i]))
+			}
+			if distinct || k >= longest {
+				for _, i := range g {
+					out[i] = name(i, k)
+				}
+				break
+			}
+		}
+	}
+	return out
 }
 
 // CellRun is one executed code cell.
@@ -102,10 +152,25 @@ type runnerEvent struct {
 	Text    string  `json:"text"` // stream text or progress-bar text
 }
 
+// samePath reports whether a and b name the same file: the same absolute path, or (both existing) the
+// same file through links.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	if err1 == nil && err2 == nil && aa == bb {
+		return true
+	}
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
 // Execute runs the notebook at path headlessly on the project's kernel, stopping at the first failing
 // cell, saves the executed copy and its HTML into opt.OutDir, and checks the executed notebook: error
 // outputs, panics and non-zero exits in any cell (nbclient misses failing `!` shell cells), and the
 // displays promised in metadata.gonomaly.displays. The error (also r.Err()) names the notebook and cell.
+// It refuses, before running anything, an output folder where the executed copy would replace the
+// notebook.
 func Execute(ctx context.Context, path string, opt ExecOptions) (*Result, error) {
 	if opt.OutDir == "" {
 		opt.OutDir = filepath.Join("out", "notebooks")
@@ -123,12 +188,20 @@ func Execute(ctx context.Context, path string, opt ExecOptions) (*Result, error)
 	if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
 		return nil, err
 	}
-	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	base := opt.Name
+	if base == "" {
+		base = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
 	r := &Result{
 		Notebook: path,
 		Executed: filepath.Join(opt.OutDir, base+".ipynb"),
 		HTML:     filepath.Join(opt.OutDir, base+".html"),
 		Promised: src.Metadata.Gonomaly.Displays,
+	}
+	for _, o := range []string{r.Executed, r.HTML} {
+		if samePath(o, path) {
+			return nil, fmt.Errorf("%q: refusing to run it with output folder %q: the executed copy %q would replace the notebook itself; choose another output folder", path, opt.OutDir, o)
+		}
 	}
 	script, err := writeRunner()
 	if err != nil {
