@@ -12,7 +12,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	_ "golang.org/x/image/bmp"  // registers BMP with image.Decode
 	_ "golang.org/x/image/tiff" // registers TIFF with image.Decode
@@ -85,10 +88,10 @@ func DecodeConfigFile(path string, lim Limits) (ImageConfig, error) {
 	defer f.Close()
 	cfg, format, err := safeDecodeConfig(bufio.NewReader(f))
 	if err != nil {
-		return ImageConfig{}, fmt.Errorf("%s: %w", path, notReadable(err))
+		return ImageConfig{}, fmt.Errorf("%s: %w", quote(path), notReadable(err))
 	}
 	if err := lim.check(cfg.Width, cfg.Height); err != nil {
-		return ImageConfig{}, fmt.Errorf("%s: %w", path, err)
+		return ImageConfig{}, fmt.Errorf("%s: %w", quote(path), err)
 	}
 	return ImageConfig{Format: format, Width: cfg.Width, Height: cfg.Height}, nil
 }
@@ -104,7 +107,7 @@ func DecodeFile(path string, channels int, lim Limits) (Image, error) {
 	}
 	im, err := FromGoImage(g, channels)
 	if err != nil {
-		return Image{}, fmt.Errorf("%s: %w", path, err)
+		return Image{}, fmt.Errorf("%s: %w", quote(path), err)
 	}
 	return im, nil
 }
@@ -119,7 +122,7 @@ func decodeGoFile(path string, lim Limits) (image.Image, error) {
 	defer f.Close()
 	g, err := decodeGo(f, lim)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", quote(path), err)
 	}
 	return g, nil
 }
@@ -130,12 +133,35 @@ func decodeGoFile(path string, lim Limits) (image.Image, error) {
 func openRegular(path string) (*os.File, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, err // *PathError names the file
+		return nil, quotePathError(err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%q: not a regular file (%v), not read as an image", path, st.Mode().Type())
+		return nil, fmt.Errorf("%s: not a regular file (%v), not read as an image", quote(path), st.Mode().Type())
 	}
-	return os.Open(path)
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("%s: %w", quote(path), errEmpty)
+	}
+	f, err := os.Open(path)
+	return f, quotePathError(err)
+}
+
+// quote returns path as is when it prints on one line, else Go-quoted: a newline or another control
+// character in a file name must not split or garble an error message.
+func quote(path string) string {
+	if !utf8.ValidString(path) || strings.IndexFunc(path, unicode.IsControl) >= 0 {
+		return strconv.Quote(path)
+	}
+	return path
+}
+
+// quotePathError quotes the path of an *os.PathError when quote would; other errors are returned as
+// they are. errors.Is still sees the underlying error.
+func quotePathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) && quote(pe.Path) != pe.Path {
+		return fmt.Errorf("%s %s: %w", pe.Op, quote(pe.Path), pe.Err)
+	}
+	return err
 }
 
 // DecodeBytes is DecodeFile for an in-memory encoded image. It never panics on hostile input.
@@ -161,8 +187,8 @@ func decodeGo(r io.ReadSeeker, lim Limits) (image.Image, error) {
 	}
 	g, err := safeDecode(bufio.NewReaderSize(r, 1<<16))
 	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("truncated %s file: %w", format, err)
+		if truncation(err) {
+			return nil, fmt.Errorf("truncated %s file (it ends before its image data does): %w", format, err)
 		}
 		return nil, fmt.Errorf("corrupt %s file: %w", format, err)
 	}
@@ -176,17 +202,39 @@ func decodeGo(r io.ReadSeeker, lim Limits) (image.Image, error) {
 	return g, nil
 }
 
+// truncation reports whether a decoder's error means its input ended too early: an end of file, or
+// the messages with which the JPEG and PNG decoders report image data cut short.
+func truncation(err error) bool {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "short Huffman data") || strings.Contains(msg, "not enough pixel data")
+}
+
 // notReadable explains a header that no registered decoder accepts.
 func notReadable(err error) error {
+	if errors.Is(err, errEmpty) {
+		return err
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("not a readable image: truncated, the file ends inside its header: %w", err)
+	}
 	if errors.Is(err, image.ErrFormat) {
 		return fmt.Errorf("not a readable image: unknown format (PNG, JPEG, BMP and TIFF are supported): %w", err)
 	}
 	return fmt.Errorf("not a readable image: %w", err)
 }
 
+// errEmpty is the error for a zero-byte input.
+var errEmpty = errors.New("empty file (0 bytes), not an image")
+
 // safeDecodeConfig and safeDecode turn a panic of a third-party decoder on hostile input into an error:
 // a bad file must never bring down a notebook.
-func safeDecodeConfig(r io.Reader) (cfg image.Config, format string, err error) {
+func safeDecodeConfig(r *bufio.Reader) (cfg image.Config, format string, err error) {
+	if _, err := r.Peek(1); err == io.EOF {
+		return cfg, "", errEmpty
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("decoder failed on malformed header: %v", p)

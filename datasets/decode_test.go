@@ -186,7 +186,7 @@ func TestDecodeHostileFiles(t *testing.T) {
 		{"truncated.png", "truncated"},
 		{"bomb.png", "exceeds the limit"},
 		{"text.png", "not a readable image"},
-		{"empty.png", "not a readable image"},
+		{"empty.png", "empty file (0 bytes)"}, // issue 15: not "unknown format"
 		{"zero.png", "not a readable image"},
 		{"cut.jpg", ""},
 		{"cut.bmp", ""},

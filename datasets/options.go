@@ -147,7 +147,7 @@ func (s *DiskSource) Load(it Item) (Sample, error) {
 			return Sample{}, err
 		}
 		if mask.H != H || mask.W != W {
-			return Sample{}, fmt.Errorf("%s: mask is %dx%d but image %s is %dx%d", it.MaskPath, mask.W, mask.H, it.ImagePath, W, H)
+			return Sample{}, fmt.Errorf("%s: mask is %dx%d but image %s is %dx%d", quote(it.MaskPath), mask.W, mask.H, quote(it.ImagePath), W, H)
 		}
 	}
 	// Resize while converting (no full-size float image), then crop and normalise.
@@ -161,21 +161,29 @@ func (s *DiskSource) Load(it Item) (Sample, error) {
 		im, err = FromGoImage(g, o.Channels)
 	}
 	if err != nil {
-		return Sample{}, fmt.Errorf("%s: %w", it.ImagePath, err)
+		return Sample{}, fmt.Errorf("%s: %w", quote(it.ImagePath), err)
 	}
 	o.ImageSize = 0
 	im, mask, err = o.transform(im, mask)
 	if err != nil {
-		return Sample{}, fmt.Errorf("%s: %w", it.ImagePath, err)
+		return Sample{}, fmt.Errorf("%s: %w", quote(it.ImagePath), err)
 	}
 	if err := im.CheckFinite(); err != nil {
 		// Decoded pixels are in [0, 1]: only the normalisation can overflow.
-		return Sample{}, fmt.Errorf("%s: after normalising with Options.Mean/Std (is a Std too small?): %w", it.ImagePath, err)
+		return Sample{}, fmt.Errorf("%s: after normalising with Options.Mean/Std (is a Std too small?): %w", quote(it.ImagePath), err)
 	}
 	if it.MaskPath == "" && it.Label == Normal {
 		mask = NewImage(im.H, im.W, 1) // made at the final size: nothing to resize
 	}
 	return Sample{Item: it, Image: im, Mask: mask}, nil
+}
+
+// LoadImage implements ImageSource: the image as Load returns it, without reading the mask file.
+// Errors name the file.
+func (s *DiskSource) LoadImage(it Item) (Image, error) {
+	it.MaskPath, it.Label = "", Anomalous // no mask file, no all-zero mask
+	smp, err := s.Load(it)
+	return smp.Image, err
 }
 
 // LoadMask implements MaskSource: it returns the item's mask as Load would, reading only the image
@@ -199,7 +207,7 @@ func (s *DiskSource) LoadMask(it Item) (Image, error) {
 		}
 		if o.CropSize > 0 {
 			if o.CropSize > W || o.CropSize > H {
-				return Image{}, fmt.Errorf("%s: centre crop %dx%d does not fit in image %dx%d", it.ImagePath, o.CropSize, o.CropSize, W, H)
+				return Image{}, fmt.Errorf("%s: centre crop %dx%d does not fit in image %dx%d", quote(it.ImagePath), o.CropSize, o.CropSize, W, H)
 			}
 			W, H = o.CropSize, o.CropSize
 		}
@@ -210,14 +218,14 @@ func (s *DiskSource) LoadMask(it Item) (Image, error) {
 		return Image{}, err
 	}
 	if mask.H != H || mask.W != W {
-		return Image{}, fmt.Errorf("%s: mask is %dx%d but image %s is %dx%d", it.MaskPath, mask.W, mask.H, it.ImagePath, W, H)
+		return Image{}, fmt.Errorf("%s: mask is %dx%d but image %s is %dx%d", quote(it.MaskPath), mask.W, mask.H, quote(it.ImagePath), W, H)
 	}
 	if o.ImageSize > 0 {
 		mask = ResizeNearest(mask, o.ImageSize, o.ImageSize)
 	}
 	if o.CropSize > 0 {
 		if mask, err = CenterCrop(mask, o.CropSize, o.CropSize); err != nil {
-			return Image{}, fmt.Errorf("%s: %w", it.MaskPath, err)
+			return Image{}, fmt.Errorf("%s: %w", quote(it.MaskPath), err)
 		}
 	}
 	return mask, nil

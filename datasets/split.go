@@ -55,10 +55,22 @@ func (s *Split) Sample(i int) (Sample, error) {
 	return s.Source.Load(s.Items[i])
 }
 
-// Image loads the image of item i.
+// Image loads the image of item i. With an ImageSource (DiskSource is one) it does not read the mask:
+// detectors score images, and a bad mask must not stop them (Sample and the evaluation still read it).
 func (s *Split) Image(i int) (Image, error) {
+	if src, ok := s.Source.(ImageSource); ok {
+		if i < 0 || i >= len(s.Items) {
+			return Image{}, fmt.Errorf("%s/%s: index %d out of range [0,%d)", s.Category, s.Name, i, len(s.Items))
+		}
+		return src.LoadImage(s.Items[i])
+	}
 	smp, err := s.Sample(i)
 	return smp.Image, err
+}
+
+// ImageSource is implemented by sources that can load an item's image without its mask.
+type ImageSource interface {
+	LoadImage(it Item) (Image, error)
 }
 
 // ImageName returns where item i comes from, for error messages: its image file, or for generated
@@ -68,7 +80,7 @@ func (s *Split) ImageName(i int) string {
 		return fmt.Sprintf("%s/%s: item %d", s.Category, s.Name, i)
 	}
 	if p := s.Items[i].ImagePath; p != "" {
-		return p
+		return quote(p)
 	}
 	return s.Category + "/" + s.Items[i].ID
 }

@@ -106,7 +106,7 @@ func (b *Backbone) Extract(ctx context.Context, images methods.Images, batchSize
 				}
 			}
 			if err := putRGB(batch[(i-lo)*h*w*3:(i-lo+1)*h*w*3], im, h, w); err != nil {
-				return nil, fmt.Errorf("backbone %s: image %d: %w", b.arch, i, err)
+				return nil, fmt.Errorf("backbone %s: %s: %w", b.arch, methods.ImageName(images, i), err)
 			}
 		}
 		outs, err := e.Exec(tensors.FromFlatDataAndDimensions(batch[:(hi-lo)*h*w*3], hi-lo, h, w, 3))
@@ -146,7 +146,7 @@ func putRGB(dst []float32, im datasets.Image, h, w int) error {
 		return err
 	}
 	if im.H != h || im.W != w {
-		return fmt.Errorf("size %dx%d differs from the first image's %dx%d (resize images to one size first)", im.H, im.W, h, w)
+		return fmt.Errorf("is %dx%d (W x H) but the first image is %dx%d (resize images to one size first)", im.W, im.H, w, h)
 	}
 	switch im.C {
 	case 3:

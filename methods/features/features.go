@@ -178,6 +178,9 @@ func (s sliceImages) Len() int { return s.hi - s.lo }
 
 func (s sliceImages) Image(i int) (datasets.Image, error) { return s.Images.Image(s.lo + i) }
 
+// ImageName implements methods.ImageNamer: errors name the file, or the index in the whole collection.
+func (s sliceImages) ImageName(i int) string { return methods.ImageName(s.Images, s.lo+i) }
+
 // Map is one tap's activations for N images: [N, H, W, C] row-major.
 type Map struct {
 	N, H, W, C int
