@@ -66,7 +66,24 @@ func Python() string {
 
 // pythonEnv is the environment for Jupyter's Python: the debugger's frozen-modules warning is noise.
 func pythonEnv(extra ...string) []string {
-	return append(append(os.Environ(), "PYDEVD_DISABLE_FILE_VALIDATION=1"), extra...)
+	return append(append(absWorkEnv(os.Environ()), "PYDEVD_DISABLE_FILE_VALIDATION=1"), extra...)
+}
+
+// workEnv is kernel/nb's WorkEnv, the notebooks' work folder (not imported: kernel/nb brings GoMLX).
+const workEnv = "GONOMALY_WORK"
+
+// absWorkEnv resolves a relative $GONOMALY_WORK once, here, against the launcher's working directory:
+// kernels and every cell's program (GoNB runs each in its own folder) then agree on one folder.
+func absWorkEnv(env []string) []string {
+	out := append([]string(nil), env...)
+	for i, kv := range out {
+		if w, ok := strings.CutPrefix(kv, workEnv+"="); ok && strings.TrimSpace(w) != "" && !filepath.IsAbs(w) {
+			if abs, err := filepath.Abs(w); err == nil {
+				out[i] = workEnv + "=" + abs
+			}
+		}
+	}
+	return out
 }
 
 // jupyterCmd builds `python -m jupyter args...`.

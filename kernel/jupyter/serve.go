@@ -3,6 +3,8 @@ package jupyter
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -23,8 +25,18 @@ type ServeOptions struct {
 
 var urlRe = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/\S*`)
 
+// newToken returns a fresh random login token: 32 bytes from crypto/rand, in hex.
+func newToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("making a Jupyter token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
 // Serve runs the Jupyter notebook server on Dir, listening on loopback only, with the "gonomaly"
-// kernel as default for new notebooks, prints its URL (with the login token) once it is up, and
+// kernel as default for new notebooks and a fresh random login token (never Jupyter's own default),
+// prints its URL (with the token) once it is up, and
 // returns when the server stops or ctx is cancelled.
 func Serve(ctx context.Context, opt ServeOptions) error {
 	if m := missingModules(ctx, uiModule); len(m) > 0 {
@@ -35,7 +47,13 @@ func Serve(ctx context.Context, opt ServeOptions) error {
 	if os.Geteuid() == 0 {
 		args = append(args, "--allow-root")
 	}
+	token, err := newToken()
+	if err != nil {
+		return err
+	}
 	cmd := jupyterCmd(ctx, args...)
+	// An explicit random token, through the environment (the command line is visible to every user).
+	cmd.Env = append(cmd.Env, "JUPYTER_TOKEN="+token)
 	cmd.Dir = opt.Dir
 	cmd.Stdout = os.Stdout
 	pipe, err := cmd.StderrPipe()

@@ -82,9 +82,18 @@ func workDir(name string) (string, error) {
 	return dir, nil
 }
 
-// WorkRoot returns the root of the work folders (see WorkDir), without creating it.
+// startDir is the working directory when the process started: a relative $GONOMALY_WORK is resolved
+// against it, once, so that it names the same folder whatever the program does with its working
+// directory later (`go run ./kernel exec` and `notebook` pass kernels an absolute one).
+var startDir, _ = os.Getwd()
+
+// WorkRoot returns the root of the work folders (see WorkDir), without creating it. A relative
+// $GONOMALY_WORK is taken relative to the working directory the process started in.
 func WorkRoot() string {
 	if w := strings.TrimSpace(os.Getenv(WorkEnv)); w != "" {
+		if !filepath.IsAbs(w) && startDir != "" {
+			w = filepath.Join(startDir, w)
+		}
 		return w
 	}
 	if repo := RepoRoot(); repo != "" {
