@@ -28,6 +28,7 @@ type convPlan struct {
 	colOffs              [][]int32 // per group: per (tap, input channel) offset in the buffer
 	kRowOffs             []int32   // per (tap, input channel of a group): offset in the kernel
 	kColStride           int       // kernel stride along output channels
+	channelsInner        bool      // the contraction's order: (tap, channel) or (channel, tap)
 
 	// Output: canonical [batch, spatial..., F] written directly, or via a temporary and a strided copy.
 	canonical        bool
@@ -153,23 +154,41 @@ func lowerConvGeneral(n *Node) (kernel, error) {
 		p.colOffs[g] = make([]int32, 0, taps*p.cg)
 	}
 	p.kRowOffs = make([]int32, 0, taps*p.cg)
-	for i := range idx {
-		idx[i] = 0
+	// The contraction runs over (tap, channel). Channels innermost when they are contiguous in memory
+	// (channels-last images: each tap reads a run of channels); taps innermost otherwise (a weight
+	// gradient, where the "channels" are the batch and the "taps" are pixels in a row).
+	p.channelsInner = p.bufStrides[axes.InputChannels] == 1
+	addColumn := func(tapOff, kTapOff, f int) {
+		for g := range groups {
+			p.colOffs[g] = append(p.colOffs[g], int32(tapOff+(g*p.cg+f)*p.bufStrides[axes.InputChannels]))
+		}
+		p.kRowOffs = append(p.kRowOffs, int32(kTapOff+f*kSt[axes.KernelInputChannels]))
 	}
-	for {
-		tapOff, kTapOff := 0, 0
-		for s, a := range axes.InputSpatial {
-			tapOff += idx[s] * at(kDil, s, 1) * p.bufStrides[a]
-			kTapOff += idx[s] * kSt[axes.KernelSpatial[s]]
+	forEachTap := func(fn func(tapOff, kTapOff int)) {
+		for i := range idx {
+			idx[i] = 0
 		}
-		for f := 0; f < p.cg; f++ {
-			for g := range groups {
-				p.colOffs[g] = append(p.colOffs[g], int32(tapOff+(g*p.cg+f)*p.bufStrides[axes.InputChannels]))
+		for taps > 0 {
+			tapOff, kTapOff := 0, 0
+			for s, a := range axes.InputSpatial {
+				tapOff += idx[s] * at(kDil, s, 1) * p.bufStrides[a]
+				kTapOff += idx[s] * kSt[axes.KernelSpatial[s]]
 			}
-			p.kRowOffs = append(p.kRowOffs, int32(kTapOff+f*kSt[axes.KernelInputChannels]))
+			fn(tapOff, kTapOff)
+			if !odometer(idx, kSpatial) {
+				break
+			}
 		}
-		if taps == 0 || !odometer(idx, kSpatial) {
-			break
+	}
+	if p.channelsInner {
+		forEachTap(func(tapOff, kTapOff int) {
+			for f := 0; f < p.cg; f++ {
+				addColumn(tapOff, kTapOff, f)
+			}
+		})
+	} else {
+		for f := 0; f < p.cg; f++ {
+			forEachTap(func(tapOff, kTapOff int) { addColumn(tapOff, kTapOff, f) })
 		}
 	}
 	p.kColStride = kSt[axes.KernelOutputChannels]
@@ -199,6 +218,9 @@ func lowerConvGeneral(n *Node) (kernel, error) {
 // through offset tables packs runs of a few floats at a time, and copying blocks of patch rows into a
 // small dense buffer first is several times faster.
 const explicitPatchChannels = 16
+
+// explicitPatchMaxK bounds the patch rows copied by runExplicit (an RGB stem's 7x7x3 = 147).
+const explicitPatchMaxK = 1024
 
 // patchBlock is the number of output rows whose patches are copied at a time (per core).
 const patchBlock = 1024
@@ -264,7 +286,7 @@ func (p *convPlan) run(ins []tensor, out tensor) {
 		c = tmp
 	}
 	K := len(p.kRowOffs)
-	if p.cg < explicitPatchChannels {
+	if p.cg < explicitPatchChannels && p.channelsInner && K <= explicitPatchMaxK {
 		p.runExplicit(src, k, c, K)
 	} else {
 		for g := range p.groups {
