@@ -213,12 +213,27 @@ func ReadManifest(dir string) (Manifest, error) {
 		}
 		return Manifest{}, fmt.Errorf("%q: %w", path, err)
 	}
+	m, err := ParseManifest(raw)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("%q: %w", path, err)
+	}
+	return m, nil
+}
+
+// ParseManifest decodes and sanity-checks the bytes of a manifest.json. It never panics, whatever the
+// bytes; ReadManifest adds the file's name to its errors.
+func ParseManifest(raw []byte) (Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return Manifest{}, fmt.Errorf("%q: corrupt manifest: %v", path, err)
+		return Manifest{}, fmt.Errorf("corrupt manifest: %v", err)
 	}
-	if m.Method == "" {
-		return Manifest{}, fmt.Errorf("%q: manifest names no method", path)
+	switch {
+	case m.Method == "":
+		return Manifest{}, fmt.Errorf("manifest names no method")
+	case m.TensorsSize < 0:
+		return Manifest{}, fmt.Errorf("corrupt manifest: tensors_size %d", m.TensorsSize)
+	case m.ImageH < 0 || m.ImageW < 0 || m.Channels < 0:
+		return Manifest{}, fmt.Errorf("corrupt manifest: input size %dx%dx%d", m.ImageW, m.ImageH, m.Channels)
 	}
 	return m, nil
 }
