@@ -77,18 +77,26 @@ func planFusion(nodes []*Node, outs []*Node) fusionPlan {
 			p.internal[n.id] = true
 		}
 	}
+	absorbed := map[int]int{} // broadcast-of-a-single-value node id -> uses read as a scalar instead
 	for _, n := range nodes {
 		if p.internal[n.id] || !fusible(n) {
 			continue
 		}
 		var prog, leaves []*Node
+		var absorbedHere []*Node
 		seenLeaf := map[int]bool{}
 		var walk func(m *Node)
 		walk = func(m *Node) {
 			for _, in := range m.inputs {
 				if p.internal[in.id] {
 					walk(in)
-				} else if !seenLeaf[in.id] {
+					continue
+				}
+				if src := broadcastScalar(in); src != nil && !isOut[in.id] {
+					absorbedHere = append(absorbedHere, in)
+					in = src // read the single value, not its broadcast copy
+				}
+				if !seenLeaf[in.id] {
 					seenLeaf[in.id] = true
 					leaves = append(leaves, in)
 				}
@@ -96,12 +104,29 @@ func planFusion(nodes []*Node, outs []*Node) fusionPlan {
 			prog = append(prog, m)
 		}
 		walk(n)
-		if len(prog) > 1 {
+		if len(prog) > 1 || len(absorbedHere) > 0 {
 			p.program[n.id] = prog
 			p.leaves[n.id] = leaves
+			for _, b := range absorbedHere {
+				absorbed[b.id]++
+			}
+		}
+	}
+	// A broadcast every consumer reads as a scalar is never materialised.
+	for id, k := range absorbed {
+		if k == uses[id] {
+			p.internal[id] = true
 		}
 	}
 	return p
+}
+
+// broadcastScalar returns the single value a BroadcastInDim repeats, or nil.
+func broadcastScalar(n *Node) *Node {
+	if n.op == backends.OpTypeBroadcastInDim && n.inputs[0].shape.Size() == 1 && n.inputs[0].shape.DType == n.shape.DType {
+		return n.inputs[0]
+	}
+	return nil
 }
 
 // fusedKernel compiles a chain into one kernel reading the leaves (in order) and writing the root.
@@ -131,7 +156,14 @@ func fusedKernelOf[T float](prog, leaves []*Node) kernel {
 			s.unary = unaryFunc[T](n.op)
 		}
 		for _, in := range n.inputs {
-			s.args = append(s.args, slot[in.id])
+			k, ok := slot[in.id]
+			if src := broadcastScalar(in); !ok && src != nil { // an absorbed broadcast: read the value it repeats
+				k, ok = slot[src.id]
+			}
+			if !ok {
+				panic("fastgo: fused chain input without a slot")
+			}
+			s.args = append(s.args, k)
 		}
 		steps[k] = s
 		slot[n.id] = len(leaves) + k

@@ -418,7 +418,12 @@ func TestFusedChains(t *testing.T) {
 			upd := Div(DivScalar(m2, 0.3), AddScalar(Sqrt(DivScalar(v2, 0.02)), 1e-8))
 			p2 := Sub(p, MulScalar(upd, 0.005))
 			act := Mul(Logistic(p2), Tanh(Neg(Exp(Min(p2, ScalarOne(p2.Graph(), dt))))))
-			return []*Node{p2, m2, v2, act, Pow(Abs(p2), AddScalar(Abs(g), 0.5))}
+			// Broadcast single values, as GoMLX's optimisers write them: read as scalars inside the chain,
+			// materialised only where also an output.
+			lr := BroadcastToDims(Scalar(p.Graph(), dt, 0.01), p.Shape().Dimensions...)
+			lrOut := BroadcastToDims(Reshape(Scalar(p.Graph(), dt, 0.02), 1, 1, 1, 1), p.Shape().Dimensions...)
+			decayed := Sub(p2, Mul(lr, Add(p2, lrOut)))
+			return []*Node{p2, m2, v2, act, Pow(Abs(p2), AddScalar(Abs(g), 0.5)), decayed, lrOut, Mul(lr, g)}
 		}, p, g, m, v)
 	}
 }
