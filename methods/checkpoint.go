@@ -1,6 +1,7 @@
 package methods
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gonomaly/gonomaly/methods/safetensors"
@@ -32,6 +34,13 @@ type Manifest struct {
 	Config json.RawMessage `json:"config"`
 	// Backbone names the feature extractor and its weights ("" when the method has none).
 	Backbone string `json:"backbone,omitempty"`
+	// BackboneArch and WeightsSHA256 identify the backbone the detector was fitted with: its
+	// architecture and the SHA-256 of its weights as loaded (backbone.WeightsSHA256). Load refuses a
+	// backbone that differs (CheckBackbone).
+	BackboneArch  string `json:"backbone_arch,omitempty"`
+	WeightsSHA256 string `json:"weights_sha256,omitempty"`
+	// ConfigSHA256 is the SHA-256 of Config, set by SaveCheckpoint: an edited configuration is refused.
+	ConfigSHA256 string `json:"config_sha256,omitempty"`
 	// ImageH, ImageW and Channels are the input size the detector expects.
 	ImageH   int `json:"image_h"`
 	ImageW   int `json:"image_w"`
@@ -87,6 +96,7 @@ func SaveCheckpoint(dir string, m Manifest, tensors map[string]safetensors.Tenso
 		return fmt.Errorf("save checkpoint %q: %w", dir, err)
 	}
 	m.TensorsSHA256, m.TensorsSize = sum, size
+	m.ConfigSHA256 = configDigest(m.Config)
 	if m.Created.IsZero() {
 		m.Created = time.Now().UTC()
 	}
@@ -252,6 +262,16 @@ func ReadCheckpoint(dir, method string, formatVersion int) (Manifest, map[string
 		return m, nil, fmt.Errorf("%s: %s checkpoint format version %d; this build reads version %d",
 			dir, method, m.FormatVersion, formatVersion)
 	}
+	if c := strings.TrimSpace(string(m.Config)); c == "" || c == "null" {
+		return m, nil, fmt.Errorf("%q: the manifest has no configuration", dir)
+	}
+	switch m.ConfigSHA256 {
+	case "":
+		return m, nil, fmt.Errorf("%q: the manifest does not checksum its configuration (written by an older gonomaly): fit and save the detector again", dir)
+	case configDigest(m.Config):
+	default:
+		return m, nil, fmt.Errorf("%q: the manifest's configuration was altered (its checksum does not match)", dir)
+	}
 	tpath := filepath.Join(dir, TensorsFile)
 	sum, size, err := fileDigest(tpath)
 	if err != nil {
@@ -266,6 +286,35 @@ func ReadCheckpoint(dir, method string, formatVersion int) (Manifest, map[string
 		return m, nil, err
 	}
 	return m, tensors, nil
+}
+
+// configDigest is the SHA-256 of a configuration's JSON, compacted so that re-indenting is not an
+// alteration.
+func configDigest(raw json.RawMessage) string {
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) != nil {
+		buf.Reset()
+		buf.Write(raw)
+	}
+	h := sha256.Sum256(buf.Bytes())
+	return hex.EncodeToString(h[:])
+}
+
+// CheckBackbone returns an error unless the backbone a detector was rebuilt with for loading (arch, the
+// SHA-256 of its weights as loaded, and where they came from) is the one the checkpoint at dir was
+// fitted with: other weights give other features and other scores (for example empty Weights
+// resolving to cached pretrained weights where the checkpoint was fitted on seeded random ones).
+func CheckBackbone(dir string, m Manifest, arch, weightsSHA256, source string) error {
+	switch {
+	case m.BackboneArch == "" || m.WeightsSHA256 == "":
+		return fmt.Errorf("%q: the manifest does not record its backbone's weights (written by an older gonomaly): fit and save the detector again", dir)
+	case m.BackboneArch != arch:
+		return fmt.Errorf("%q: fitted with backbone %s, but its configuration builds %s", dir, m.BackboneArch, arch)
+	case m.WeightsSHA256 != weightsSHA256:
+		return fmt.Errorf("%q: fitted with %s weights %s (sha256 %.12s), but here they resolve to %s (sha256 %.12s), which would score differently: set Weights to the weights it was fitted with",
+			dir, arch, m.Backbone, m.WeightsSHA256, source, weightsSHA256)
+	}
+	return nil
 }
 
 func fileDigest(path string) (string, int64, error) {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -88,6 +89,9 @@ type Backbone struct {
 	params     []param
 
 	extract extractCache
+
+	digestOnce sync.Once // WeightsSHA256
+	digest     string
 }
 
 // New builds the backbone arch (one of Architectures) and loads its weights as opts says.

@@ -435,7 +435,8 @@ func (d *Detector) save(dir string, withOptimizer bool) error {
 		ts[name] = safetensors.Tensor{DType: "F32", Shape: t.Shape().Dimensions, Data: data}
 	}
 	return methods.SaveCheckpoint(dir, methods.Manifest{Method: Name, FormatVersion: formatVersion, Config: raw,
-		Backbone: d.cfg.Backbone, ImageH: d.cfg.ImageSize, ImageW: d.cfg.ImageSize, Channels: 3}, ts)
+		Backbone: d.encoder.String(), BackboneArch: d.encoder.Arch(), WeightsSHA256: d.encoder.WeightsSHA256(),
+		ImageH: d.cfg.ImageSize, ImageW: d.cfg.ImageSize, Channels: 3}, ts)
 }
 
 // resume loads a training checkpoint of the same recipe from CheckpointDir, if there is one.
@@ -477,6 +478,9 @@ func load(dir string) (*Detector, error) {
 	d, err := New(cc.Config)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	if err := methods.CheckBackbone(dir, m, d.encoder.Arch(), d.encoder.WeightsSHA256(), d.encoder.Source()); err != nil {
+		return nil, err
 	}
 	if len(cc.MaxLogLikelihood) != len(d.cfg.Taps) {
 		return nil, fmt.Errorf("%s: checkpoint has %d normalisers for %d taps", dir, len(cc.MaxLogLikelihood), len(d.cfg.Taps))

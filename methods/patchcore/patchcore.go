@@ -364,7 +364,8 @@ func (p *PatchCore) Save(dir string) error {
 	}
 	grid := []float32{float32(p.gh), float32(p.gw)}
 	return methods.SaveCheckpoint(dir, methods.Manifest{Method: Name, FormatVersion: FormatVersion, Config: cfg,
-		Backbone: p.manifestBackbone(), ImageH: p.cfg.ImageSize, ImageW: p.cfg.ImageSize, Channels: p.ch},
+		Backbone: p.manifestBackbone(), BackboneArch: p.ext.Backbone().Arch(), WeightsSHA256: p.ext.Backbone().WeightsSHA256(),
+		ImageH: p.cfg.ImageSize, ImageW: p.cfg.ImageSize, Channels: p.ch},
 		map[string]safetensors.Tensor{
 			"bank": {DType: "F32", Shape: []int{p.index.Len(), p.index.Dim}, Data: p.index.Bank()},
 			"grid": {DType: "F32", Shape: []int{2}, Data: grid},
@@ -383,6 +384,10 @@ func Load(dir string) (*PatchCore, error) {
 	}
 	p, err := New(cfg)
 	if err != nil {
+		return nil, err
+	}
+	bb := p.ext.Backbone()
+	if err := methods.CheckBackbone(dir, m, bb.Arch(), bb.WeightsSHA256(), bb.Source()); err != nil {
 		return nil, err
 	}
 	bank, ok := ts["bank"]

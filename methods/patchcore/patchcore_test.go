@@ -127,7 +127,15 @@ func TestLoadRejectsOtherMethodsAndGarbage(t *testing.T) {
 	if _, err := Load(dir + "/x"); err == nil || !strings.Contains(err.Error(), "other") {
 		t.Errorf("checkpoint of another method: %v", err)
 	}
-	if err := methods.SaveCheckpoint(dir+"/y", methods.Manifest{Method: Name, FormatVersion: FormatVersion, Config: []byte(`{}`), ImageH: 8, ImageW: 8, Channels: 3}, nil); err != nil {
+	// The backbone the configuration "{}" builds, so that the missing bank is what Load finds wrong.
+	var def Config
+	ref, err := New(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb := ref.ext.Backbone()
+	if err := methods.SaveCheckpoint(dir+"/y", methods.Manifest{Method: Name, FormatVersion: FormatVersion, Config: []byte(`{}`), ImageH: 8, ImageW: 8, Channels: 3,
+		BackboneArch: bb.Arch(), WeightsSHA256: bb.WeightsSHA256()}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Load(dir + "/y"); err == nil || !strings.Contains(err.Error(), "bank") {

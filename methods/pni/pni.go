@@ -709,7 +709,8 @@ func (p *PNI) Save(dir string) error {
 	}
 	backboneName := p.ext.Describe()
 	return methods.SaveCheckpoint(dir, methods.Manifest{Method: Name, FormatVersion: FormatVersion, Config: cfg,
-		Backbone: backboneName, ImageH: p.h, ImageW: p.w, Channels: p.ch}, ts)
+		Backbone: backboneName, BackboneArch: p.ext.Backbone().Arch(), WeightsSHA256: p.ext.Backbone().WeightsSHA256(),
+		ImageH: p.h, ImageW: p.w, Channels: p.ch}, ts)
 }
 
 func isModelScope(scope string) bool {
@@ -728,6 +729,10 @@ func Load(dir string) (*PNI, error) {
 	}
 	p, err := New(cfg)
 	if err != nil {
+		return nil, err
+	}
+	bb := p.ext.Backbone()
+	if err := methods.CheckBackbone(dir, m, bb.Arch(), bb.WeightsSHA256(), bb.Source()); err != nil {
 		return nil, err
 	}
 	need := func(name string, rank int) (safetensors.Tensor, error) {

@@ -378,7 +378,8 @@ func (d *Detector) save(dir string, withOptimizer bool) error {
 		ts[name] = safetensors.Tensor{DType: "F32", Shape: t.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](t)}
 	}
 	return methods.SaveCheckpoint(dir, methods.Manifest{Method: d.Name(), FormatVersion: formatVersion, Config: raw,
-		Backbone: d.cfg.Backbone, ImageH: d.cfg.ImageSize, ImageW: d.cfg.ImageSize, Channels: 3}, ts)
+		Backbone: d.teacher.String(), BackboneArch: d.teacher.Arch(), WeightsSHA256: d.teacher.WeightsSHA256(),
+		ImageH: d.cfg.ImageSize, ImageW: d.cfg.ImageSize, Channels: 3}, ts)
 }
 
 // resume loads a training checkpoint of the same configuration from CheckpointDir, if there is one.
@@ -421,6 +422,9 @@ func load(dir, method string) (*Detector, error) {
 	}
 	d, err := New(cc.Config)
 	if err != nil {
+		return nil, err
+	}
+	if err := methods.CheckBackbone(dir, m, d.teacher.Arch(), d.teacher.WeightsSHA256(), d.teacher.Source()); err != nil {
 		return nil, err
 	}
 	names := make([]string, 0, len(ts))
