@@ -3,16 +3,20 @@ package features
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/gonomaly/gonomaly/datasets"
+	"github.com/gonomaly/gonomaly/internal/finite"
 	"github.com/gonomaly/gonomaly/methods"
 	"github.com/gonomaly/gonomaly/methods/safetensors"
 )
@@ -58,9 +62,18 @@ func (k Key) Hash() string {
 
 // Cache stores feature sets as safetensors files in Dir, one per Key. Writes are atomic (temporary
 // file and rename), so concurrent notebook cells and interrupted runs never leave a half-written entry.
+// Every entry carries the SHA-256 of its values: a damaged entry is reported (ErrCorruptEntry) and
+// GetOrCompute recomputes it instead of using it.
 type Cache struct {
 	Dir string
+	// Warnings receives one line per damaged entry GetOrCompute recomputes. Default (nil): os.Stderr.
+	Warnings io.Writer
 }
+
+// ErrCorruptEntry marks Load's errors about an entry that exists but is damaged: unreadable, with a
+// header that does not match its key, without a checksum, with values that do not match it, or with
+// non-finite values.
+var ErrCorruptEntry = errors.New("damaged feature cache entry")
 
 // Path returns the file holding k's features.
 func (c Cache) Path(k Key) string {
@@ -69,30 +82,58 @@ func (c Cache) Path(k Key) string {
 
 const (
 	metaKey    = "gonomaly.features.key"
+	metaSum    = "gonomaly.features.sha256"
 	tensorName = "features"
 )
 
+// valuesDigest is the SHA-256 (hex) of float32 values, little-endian.
+func valuesDigest(x []float32) string {
+	h := sha256.New()
+	buf := make([]byte, 0, 1<<16)
+	for lo := 0; lo < len(x); lo += 1 << 14 {
+		buf = buf[:0]
+		for _, v := range x[lo:min(lo+1<<14, len(x))] {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+		h.Write(buf)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // Load returns the cached set for k; ok is false (and err nil) when there is none. A file that exists
-// but is unreadable or belongs to another key is an error naming the file.
+// but is damaged is an error naming the file and wrapping ErrCorruptEntry.
 func (c Cache) Load(k Key) (s *Set, ok bool, err error) {
 	path := c.Path(k)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
+	corrupt := func(format string, a ...any) error {
+		return fmt.Errorf("features cache: %q: %w: %s", path, ErrCorruptEntry, fmt.Sprintf(format, a...))
+	}
 	ts, meta, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, false, fmt.Errorf("features cache: %w", err)
+		return nil, false, fmt.Errorf("features cache: %w: %w", ErrCorruptEntry, err)
 	}
 	if meta[metaKey] != string(k.canonical()) {
-		return nil, false, fmt.Errorf("features cache: %s holds features of another key", path)
+		// The file name is the key's hash: a header that differs is damaged, not another key's.
+		return nil, false, corrupt("its header does not match its key")
 	}
 	t, found := ts[tensorName]
 	if !found || len(t.Shape) != 4 {
-		return nil, false, fmt.Errorf("features cache: %s has no [N,H,W,D] tensor %q", path, tensorName)
+		return nil, false, corrupt("no [N,H,W,D] tensor %q", tensorName)
+	}
+	switch sum := meta[metaSum]; {
+	case sum == "":
+		return nil, false, corrupt("no checksum (written by an older gonomaly)")
+	case sum != valuesDigest(t.Data):
+		return nil, false, corrupt("its values do not match their checksum")
 	}
 	s = &Set{N: t.Shape[0], H: t.Shape[1], W: t.Shape[2], D: t.Shape[3], Data: t.Data}
 	if err := s.Validate(); err != nil {
-		return nil, false, fmt.Errorf("features cache: %s: %w", path, err)
+		return nil, false, corrupt("%v", err)
+	}
+	if i := finite.Index(s.Data); i >= 0 {
+		return nil, false, corrupt("value %d is %s", i, finite.Describe(s.Data[i]))
 	}
 	return s, true, nil
 }
@@ -107,13 +148,21 @@ func (c Cache) Store(k Key, s *Set) error {
 	}
 	return safetensors.WriteFile(c.Path(k), map[string]safetensors.Tensor{
 		tensorName: {DType: "F32", Shape: []int{s.N, s.H, s.W, s.D}, Data: s.Data},
-	}, map[string]string{metaKey: string(k.canonical())})
+	}, map[string]string{metaKey: string(k.canonical()), metaSum: valuesDigest(s.Data)})
 }
 
 // GetOrCompute returns the cached set for k, or computes it with fn and stores it. hit says whether the
-// cache was used.
+// cache was used. A damaged entry (ErrCorruptEntry) is reported on c.Warnings and recomputed.
 func (c Cache) GetOrCompute(k Key, fn func() (*Set, error)) (s *Set, hit bool, err error) {
-	if s, ok, err := c.Load(k); err != nil || ok {
+	s, ok, err := c.Load(k)
+	switch {
+	case errors.Is(err, ErrCorruptEntry):
+		w := c.Warnings
+		if w == nil {
+			w = os.Stderr
+		}
+		fmt.Fprintf(w, "warning: %v; recomputing it\n", err)
+	case err != nil || ok:
 		return s, ok, err
 	}
 	s, err = fn()
