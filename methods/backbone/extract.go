@@ -77,7 +77,7 @@ func (b *Backbone) Extract(ctx context.Context, images methods.Images, batchSize
 	}
 	h, w := first.H, first.W
 	if b.OutputSize("layer4", min(h, w)) < 1 || h < 1 || w < 1 {
-		return nil, fmt.Errorf("backbone %s: image size %dx%d is too small", b.arch, h, w)
+		return nil, fmt.Errorf("backbone %s: image size %dx%d (W x H) is too small", b.arch, w, h)
 	}
 	e, err := b.exec(taps)
 	if err != nil {

@@ -258,7 +258,7 @@ func maskOf(mk, m datasets.Image, i int) (datasets.Image, bool, error) {
 		return mk, false, fmt.Errorf("metrics: mask %d: %w", i, err)
 	}
 	if mk.H != m.H || mk.W != m.W {
-		return mk, false, fmt.Errorf("metrics: anomaly map %d is %dx%d but its mask is %dx%d", i, m.H, m.W, mk.H, mk.W)
+		return mk, false, fmt.Errorf("metrics: anomaly map %d is %dx%d (W x H) but its mask is %dx%d", i, m.W, m.H, mk.W, mk.H)
 	}
 	return mk, false, nil
 }

@@ -305,7 +305,7 @@ func TestPixelBadInput(t *testing.T) {
 	}{
 		{"empty", nil, nil, "no anomaly maps"},
 		{"count", []datasets.Image{ok}, nil, "1 anomaly maps but 0 masks"},
-		{"size", []datasets.Image{ok}, []datasets.Image{img(1, 4, 1, 0, 1, 0, 0)}, "anomaly map 0 is 2x2 but its mask is 1x4"},
+		{"size", []datasets.Image{ok}, []datasets.Image{img(1, 4, 1, 0, 1, 0, 0)}, "anomaly map 0 is 2x2 (W x H) but its mask is 4x1"},
 		{"nan", []datasets.Image{img(2, 2, 1, 0, float32(math.NaN()), 0, 0)}, []datasets.Image{okMask}, "anomaly map 0 has NaN at (y=0, x=1)"},
 		{"inf", []datasets.Image{ok, img(2, 2, 1, 0, 0, 0, float32(math.Inf(-1)))}, []datasets.Image{okMask, okMask}, "anomaly map 1 has -Inf at (y=1, x=1)"},
 		{"mask-value", []datasets.Image{ok}, []datasets.Image{img(2, 2, 1, 0, 255, 0, 0)}, "mask 0 has value 255 at (y=0, x=1)"},
