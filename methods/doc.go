@@ -18,15 +18,18 @@
 //   - New validates everything it can at once: the settings (Settings.Validate), and the backbone's
 //     weights, which it loads, so that a missing or wrong weights file is an error before any work.
 //   - Fit and Predict accept only ImageSize x ImageSize images and reject any other with an error naming
-//     the file (Settings.CheckInput, via ImageNamer), giving sizes as W x H and saying what to set.
+//     the file (Settings.CheckInput, via ImageNamer), giving sizes as W x H and saying what to set; an
+//     image holding a NaN or an infinity is rejected the same way.
 //   - Predict streams: the detector implements Streamer, whose PredictEach loads, scores and hands over
 //     FeatureBatch images at a time, so that memory is bounded by the feature batch and not by the number
 //     of images; Predict collects PredictEach (CollectPredictions). FeatureBatch is the memory knob.
 //   - The image score follows Settings.ImageScore (ScoreMapMax, ScorePatchMax, ScoreReweighted); a method
 //     rejects at New the rules it cannot compute.
 //   - Save writes a checkpoint directory (SaveCheckpoint) that Load reads back to a detector giving the
-//     same predictions; the catalogue entry registers Build (preset plus an edit of the Settings), Load
-//     and the paper's metadata.
+//     same predictions, recording the backbone's architecture and weights' SHA-256 (Manifest.
+//     BackboneArch, WeightsSHA256); Load refuses one that would score differently (CheckBackbone). The
+//     catalogue entry registers Build (preset plus an edit of the Settings), Load and the paper's
+//     metadata.
 //
 // metrics.EvaluateSplit scores and evaluates a dataset split with any Detector in one call.
 package methods
