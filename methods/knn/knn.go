@@ -82,8 +82,9 @@ func checkRows(what string, x, norms []float32, dim int) error {
 	if r < 0 {
 		return nil
 	}
-	if err := finite.Rows(what, x[r*dim:(r+1)*dim], 0); err != nil {
-		return fmt.Errorf("%s row %d: %w", what, r, err)
+	row := x[r*dim : (r+1)*dim]
+	if c := finite.Index(row); c >= 0 {
+		return fmt.Errorf("%s row %d, column %d is %s (non-finite values are not allowed)", what, r, c, finite.Describe(row[c]))
 	}
 	return fmt.Errorf("%s: row %d's squared norm overflows float32 (values too large)", what, r)
 }
