@@ -44,7 +44,7 @@ func main() {
 	backendsFlag := flag.String("backends", "fastgo,go", "comma-separated GOMLX_BACKEND values to measure")
 	torchPath := flag.String("torch", "../shared/bench/torch_ref.py", "PyTorch reference script (skipped if missing)")
 	only := flag.String("rows", "", "comma-separated row keys to run (default all): "+keys())
-	benchtime := flag.String("benchtime", "3x", "go test -benchtime")
+	benchtime := flag.String("benchtime", "2s", "go test -benchtime (time-based, so fast figures average many runs)")
 	flag.Parse()
 	selected := rows
 	if *only != "" {
