@@ -390,7 +390,7 @@ func TestExtractInputs(t *testing.T) {
 		taps   []string
 		want   string
 	}{
-		{"size mismatch", imageList{rgb, datasets.NewImage(40, 40, 3)}, []string{"layer1"}, "image 1: size 40x40"},
+		{"size mismatch", imageList{rgb, datasets.NewImage(40, 40, 3)}, []string{"layer1"}, "image 1: is 40x40 (W x H) but the first image is 48x40"},
 		{"channels", imageList{datasets.NewImage(40, 48, 2)}, []string{"layer1"}, "2 channels"},
 		{"bad pixels", imageList{{H: 40, W: 48, C: 3}}, []string{"layer1"}, "image 0"},
 		{"unknown tap", imageList{rgb}, []string{"layer5"}, `unknown tap "layer5"`},
