@@ -35,6 +35,7 @@ type convPlan struct {
 	outDims          []int     // canonical dims
 	outDstStrides    []int     // strides of the real output for the canonical axes
 	bufPool, tmpPool sync.Pool // reused padded inputs and output temporaries, across executions
+	patchPool        sync.Pool // runExplicit's patch blocks, one per core at a time
 }
 
 func lowerConvGeneral(n *Node) (kernel, error) {
@@ -230,7 +231,11 @@ const patchBlock = 1024
 func (p *convPlan) runExplicit(src, k, c []float32, K int) {
 	blocks := (p.rows + patchBlock - 1) / patchBlock
 	parallelFor(blocks, 1, func(b0, b1 int) {
-		buf := make([]float32, patchBlock*K)
+		buf, _ := p.patchPool.Get().([]float32)
+		if len(buf) != patchBlock*K {
+			buf = make([]float32, patchBlock*K)
+		}
+		defer p.patchPool.Put(buf)
 		for blk := b0; blk < b1; blk++ {
 			r0, r1 := blk*patchBlock, min((blk+1)*patchBlock, p.rows)
 			for g := range p.groups {

@@ -146,16 +146,17 @@ func copyBox[W any](dst []W, db int, ds []int, src []W, sb int, ss []int, dims [
 }
 
 // stridedKernel: out (contiguous) = src[base + Σ idx·strides], for Transpose, Slice, BroadcastInDim, Reverse.
-func stridedKernel[W any](base int, strides []int) kernel {
+func stridedKernel[W any](base int, dims, dstStrides, srcStrides []int) kernel {
 	return func(ins []tensor, out tensor) {
-		dims := out.shape.Dimensions
-		copyStrided(words[W](out.data), 0, stridesOf(dims), words[W](ins[0].data), base, strides, dims)
+		copyStrided(words[W](out.data), 0, dstStrides, words[W](ins[0].data), base, srcStrides, dims)
 	}
 }
 
+// lowerStrided plans the copy once: the output's strides and the axes merged for both layouts.
 func lowerStrided(n *Node, base int, strides []int) (kernel, error) {
-	return byWidth(n.shape.DType, stridedKernel[uint8](base, strides), stridedKernel[uint16](base, strides),
-		stridedKernel[uint32](base, strides), stridedKernel[uint64](base, strides))
+	dims, dst, src := mergeAxes(n.shape.Dimensions, stridesOf(n.shape.Dimensions), strides)
+	return byWidth(n.shape.DType, stridedKernel[uint8](base, dims, dst, src), stridedKernel[uint16](base, dims, dst, src),
+		stridedKernel[uint32](base, dims, dst, src), stridedKernel[uint64](base, dims, dst, src))
 }
 
 func lowerTranspose(n *Node) (kernel, error) {
@@ -283,6 +284,7 @@ type gatherPlan struct {
 	sliceSizes            []int
 	batchAxes             []int // output axes that are not offset axes
 	windowOperandAxes     []int // operand axes of the window (not collapsed), in order
+	rows                  bool  // whole rows of a 2-D operand, one index each (see isRowGather)
 }
 
 func lowerGather(n *Node) (kernel, error) {
@@ -310,15 +312,16 @@ func lowerGather(n *Node) (kernel, error) {
 			p.windowOperandAxes = append(p.windowOperandAxes, a)
 		}
 	}
+	p.rows = p.isRowGather()
 	g := func(run func(ins []tensor, out tensor, p *gatherPlan)) kernel {
 		return func(ins []tensor, out tensor) { run(ins, out, p) }
 	}
 	return byWidth(n.shape.DType, g(gather[uint8]), g(gather[uint16]), g(gather[uint32]), g(gather[uint64]))
 }
 
-// rowGather reports whether the gather takes whole rows of a 2-D operand by one index each (the
+// isRowGather reports whether the gather takes whole rows of a 2-D operand by one index each (the
 // im2col and row-selection pattern): operand [R, C], indices [..., 1], output [..., C].
-func (p *gatherPlan) rowGather() bool {
+func (p *gatherPlan) isRowGather() bool {
 	return p.operand.Rank() == 2 && len(p.startIndexMap) == 1 && p.startIndexMap[0] == 0 &&
 		p.collapsed[0] && !p.collapsed[1] && p.sliceSizes[0] == 1 && p.sliceSizes[1] == p.operand.Dimensions[1] &&
 		p.indexVectorAxis == p.indices.Rank()-1 && p.indices.Dimensions[p.indexVectorAxis] == 1 &&
@@ -327,7 +330,7 @@ func (p *gatherPlan) rowGather() bool {
 
 func gather[W any](ins []tensor, out tensor, p *gatherPlan) {
 	src, dst := words[W](ins[0].data), words[W](out.data)
-	if p.rowGather() {
+	if p.rows {
 		if idx, ok := ins[1].data.([]int32); ok {
 			c, rows := p.operand.Dimensions[1], p.operand.Dimensions[0]
 			parallelFor(len(idx), max(1, elementGrain/max(1, c)), func(lo, hi int) {
