@@ -41,11 +41,14 @@ func (cfg ConvConfig) withDefaults() ConvConfig {
 // waste < wideRowsGain/Cout. A variable so tests can force either form.
 var wideRowsGain = 14.0
 
-// nativeConv says whether Conv2D emits ConvGeneral (forward and both gradients as convolutions) instead
-// of im2col plus products: on gonomaly's fastgo backend, whose ConvGeneral is an implicit GEMM that
-// never builds the patch matrix. GoMLX's pure-Go backend runs ConvGeneral 5-10x below its MatMul and
-// has no gradient for it, so there the im2col forms stay. A variable so tests can force either.
-var nativeConv = func(g *graph.Graph) bool { return g.Backend().Name() == fastgo.BackendName }
+// nativeOps says whether Conv2D emits ConvGeneral (forward and both gradients as convolutions) and the
+// pooling ops emit ReduceWindow, instead of im2col forms: on gonomaly's fastgo backend, whose
+// ConvGeneral is an implicit GEMM that never builds the patch matrix and whose ReduceWindow reads each
+// window in place. GoMLX's pure-Go backend runs ConvGeneral 5-10x below its MatMul and has no gradient
+// for it, so there the im2col forms stay. A variable so tests can force either.
+var nativeOps = onFastgo
+
+func onFastgo(g *graph.Graph) bool { return g.Backend().Name() == fastgo.BackendName }
 
 // Conv2D convolves x [N,H,W,Cin] (NHWC) with kernel [KH,KW,Cin/Groups,Cout] (HWIO), returning
 // [N,Ho,Wo,Cout] with PyTorch's torch.nn.functional.conv2d semantics (cross-correlation, zero padding,
@@ -94,7 +97,7 @@ type convPlan struct {
 	taps, rows                int // kernel taps; output pixels N*Ho*Wo
 	direct                    bool
 	wide                      bool
-	native                    bool       // ConvGeneral forward and gradients (see nativeConv)
+	native                    bool       // ConvGeneral forward and gradients (see nativeOps)
 	wl                        wideLayout // for the wide rows form
 }
 
@@ -119,7 +122,7 @@ func newConvPlan(x, kernel *graph.Node, cfg ConvConfig) *convPlan {
 	p.taps = kd[0] * kd[1]
 	p.rows = p.win.n * p.win.ho * p.win.wo
 	p.direct = p.taps == 1 && !p.win.needsPadding() && cfg.Stride == 1
-	p.native = p.groups == 1 && nativeConv(x.Graph())
+	p.native = p.groups == 1 && nativeOps(x.Graph())
 	if !p.direct && p.groups == 1 {
 		p.wl = newWideLayout(p.win)
 		p.wide = p.wl.waste() < wideRowsGain/float64(p.cout)

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"github.com/gonomaly/gonomaly/methods/compute/fastgo"
 	"math/rand/v2"
 	"testing"
 
@@ -36,16 +35,15 @@ var convCases = []struct {
 // forEachIm2col runs f with each form of Conv2D: native ConvGeneral (on the fastgo backend), and the
 // wide-rows im2col forced on (where it applies) and forced off.
 func forEachIm2col(t *testing.T, f func(t *testing.T)) {
-	savedGain, savedNative := wideRowsGain, nativeConv
-	defer func() { wideRowsGain, nativeConv = savedGain, savedNative }()
+	savedGain, savedNative := wideRowsGain, nativeOps
+	defer func() { wideRowsGain, nativeOps = savedGain, savedNative }()
 	for _, mode := range []struct {
 		name   string
 		gain   float64
 		native bool
 	}{{"native", 0, true}, {"wide", 1e9, false}, {"gather", 0, false}} {
 		wideRowsGain = mode.gain
-		native := mode.native
-		nativeConv = func(g *graph.Graph) bool { return native && g.Backend().Name() == fastgo.BackendName }
+		nativeOps = forceNative(mode.native)
 		t.Run(mode.name, f)
 	}
 }

@@ -149,3 +149,9 @@ func checkGradients(t *testing.T, name string, f func([]*graph.Node) *graph.Node
 		assertCloseFlat(t, name+": gradient of input "+string(rune('0'+i)), got, want, 1e-5)
 	}
 }
+
+// forceNative returns a nativeOps that picks the fastgo forms (on fastgo only) when native is true and
+// the im2col forms otherwise.
+func forceNative(native bool) func(*graph.Graph) bool {
+	return func(g *graph.Graph) bool { return native && onFastgo(g) }
+}

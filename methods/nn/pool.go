@@ -70,8 +70,8 @@ func pool2D(op string, x *graph.Node, size, stride, padding int, isMax bool) *gr
 	if isMax {
 		reduce = graph.Max
 	}
-	var patches *graph.Node         // [N*Ho*Wo, size*size, C]
-	native := nativeConv(x.Graph()) // fastgo's ReduceWindow reads each window in place
+	var patches *graph.Node // [N*Ho*Wo, size*size, C]
+	native := nativeOps(x.Graph())
 	out := withCustomGradient([]*graph.Node{x},
 		func(in []*graph.Node) *graph.Node {
 			var y *graph.Node

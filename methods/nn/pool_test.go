@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"github.com/gonomaly/gonomaly/methods/compute/fastgo"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -64,16 +63,15 @@ func refPool2D(x []float64, n, h, w, c, k, s, p int, isMax bool) []float64 {
 }
 
 func TestPool2D(t *testing.T) {
-	saved, savedNative := poolWideMaxWaste, nativeConv
-	defer func() { poolWideMaxWaste, nativeConv = saved, savedNative }()
+	saved, savedNative := poolWideMaxWaste, nativeOps
+	defer func() { poolWideMaxWaste, nativeOps = saved, savedNative }()
 	for _, mode := range []struct {
 		name   string
 		waste  float64
 		native bool
 	}{{"native", 0, true}, {"wide", 1e9, false}, {"gather", -1, false}} {
 		poolWideMaxWaste = mode.waste
-		native := mode.native
-		nativeConv = func(g *graph.Graph) bool { return native && g.Backend().Name() == fastgo.BackendName }
+		nativeOps = forceNative(mode.native)
 		t.Run(mode.name, testPool2D)
 	}
 }
