@@ -21,10 +21,12 @@ import (
 	"github.com/gonomaly/gonomaly/methods/backbone"
 	"github.com/gonomaly/gonomaly/methods/compute"
 	"github.com/gonomaly/gonomaly/methods/compute/fastgo"
+	"github.com/gonomaly/gonomaly/methods/features"
 	"github.com/gonomaly/gonomaly/methods/knn"
 	"github.com/gonomaly/gonomaly/methods/nn"
 	"github.com/gonomaly/gonomaly/methods/patchcore"
 	"github.com/gonomaly/gonomaly/methods/rd"
+	"github.com/gonomaly/gonomaly/methods/scores"
 )
 
 // outEnv names the file the child process writes its results to.
@@ -324,12 +326,34 @@ func teacherStudent(res results) error {
 	return nil
 }
 
-// scoreGraphs: the nearest-neighbour graph used by memory-bank scores.
+// scoreGraphs: the nearest-neighbour graph used by memory-bank scores, and a score graph as users write them.
 func scoreGraphs(res results) error {
 	rng := rand.New(rand.NewPCG(5, 6))
 	q, bank := randTensor(rng, 100, 64), randTensor(rng, 700, 64)
-	return run(res, "knn", func(in []*graph.Node) []*graph.Node {
+	if err := run(res, "knn", func(in []*graph.Node) []*graph.Node {
 		dist, _ := knn.Nearest(in[0], in[1], 3, 256)
 		return []*graph.Node{knn.SquaredDistances(in[0], in[1]), dist}
-	}, q, bank)
+	}, q, bank); err != nil {
+		return err
+	}
+	// A user-written score graph (scores.Graph) over patch features, as notebook 01 writes them.
+	set := func(n int) *features.Set {
+		s := &features.Set{N: n, H: 4, W: 4, D: 32, Data: make([]float32, n*4*4*32)}
+		for i := range s.Data {
+			s.Data[i] = float32(rng.NormFloat64())
+		}
+		return s
+	}
+	softMin := scores.Graph("soft-min distance", func(bank, queries *graph.Node) *graph.Node {
+		d := knn.SquaredDistances(queries, bank) // soft minimum: m - log Σ exp(-(d - m)), m the minimum
+		m := graph.ReduceAndKeep(d, graph.ReduceMin, -1)
+		sum := graph.ReduceAndKeep(graph.Exp(graph.Neg(graph.Sub(d, m))), graph.ReduceSum, -1)
+		return graph.Reshape(graph.Sub(m, graph.Log(sum)), d.Shape().Dimensions[0])
+	})
+	patch, err := softMin.Score(context.Background(), set(6), set(3))
+	if err != nil {
+		return err
+	}
+	res["scores/graph soft-min"] = patch
+	return nil
 }
