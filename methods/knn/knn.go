@@ -3,8 +3,8 @@
 //
 // Distances are Euclidean and computed as ||q||^2 - 2 q.b + ||b||^2, so the work is one matrix product
 // per bank chunk; only a running top-k per query is kept, never the full query x bank matrix. Two engines:
-// Index, in plain Go on all cores (a register-blocked dot-product kernel, in AVX2/FMA assembly on amd64
-// CPUs that have it, else plain Go; faster than GoMLX's pure-Go MatMul), and GoMLX graph builders
+// Index, in Go on all cores (the products through the fastgo backend's packed SGEMM: AVX-512, AVX2+FMA
+// or plain Go as the CPU allows), and GoMLX graph builders
 // (SquaredDistances, Nearest) for graph code, which run on XLA when a plugin is present. Index does not
 // switch to the graph on XLA by itself: build the graph (or use scores.Graph) for that.
 package knn
@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/gonomaly/gonomaly/internal/finite"
+	"github.com/gonomaly/gonomaly/methods/compute/fastgo/sgemm"
 )
 
 // Result holds, for nq queries, the K nearest bank rows in ascending distance order:
@@ -160,49 +161,32 @@ func (ix *Index) Search(ctx context.Context, queries []float32, k int) (Result, 
 	return res, nil
 }
 
-// tileRows is the number of bank rows scanned against all queries at a time: at 1,024 dimensions a
-// tile is 256 KiB, which stays in a core's L2 cache while the queries stream past it.
-const tileRows = 64
+// Search tiles: the products are computed tileQueries x tileRows at a time with the packed SGEMM of
+// the fastgo backend (AVX-512, AVX2 or plain Go as the CPU allows), so each worker's dot-product block
+// (2 MiB) stays in L2/L3 and the top-k update reads it while it is still warm.
+const (
+	tileRows    = 512
+	tileQueries = 1024
+)
 
 // scan updates top with the bank rows [lo, hi). It returns false if ctx was cancelled.
 func (ix *Index) scan(ctx context.Context, q, qn []float32, lo, hi int, top *topK) bool {
 	d := ix.Dim
 	nq := len(qn)
-	var dots [4 * tileRows]float32
+	dots := make([]float32, min(nq, tileQueries)*min(hi-lo, tileRows))
 	for t0 := lo; t0 < hi; t0 += tileRows {
-		if ctx.Err() != nil {
-			return false
-		}
 		t1 := min(t0+tileRows, hi)
 		nt := t1 - t0
-		i := 0
-		for ; i+4 <= nq; i += 4 {
-			q0, q1, q2, q3 := q[i*d:(i+1)*d], q[(i+1)*d:(i+2)*d], q[(i+2)*d:(i+3)*d], q[(i+3)*d:(i+4)*d]
-			j := 0
-			for ; j+2 <= nt; j += 2 {
-				b0 := ix.bank[(t0+j)*d : (t0+j+1)*d]
-				b1 := ix.bank[(t0+j+1)*d : (t0+j+2)*d]
-				s00, s01, s10, s11, s20, s21, s30, s31 := dot4x2(q0, q1, q2, q3, b0, b1)
-				dots[j], dots[j+1] = s00, s01
-				dots[tileRows+j], dots[tileRows+j+1] = s10, s11
-				dots[2*tileRows+j], dots[2*tileRows+j+1] = s20, s21
-				dots[3*tileRows+j], dots[3*tileRows+j+1] = s30, s31
+		bank := sgemm.DenseT(ix.bank[t0*d:t1*d], d) // k x n: column j is bank row t0+j
+		for i0 := 0; i0 < nq; i0 += tileQueries {
+			if ctx.Err() != nil {
+				return false
 			}
-			for ; j < nt; j++ {
-				b0 := ix.bank[(t0+j)*d : (t0+j+1)*d]
-				dots[j], dots[tileRows+j] = InnerProduct(q0, b0), InnerProduct(q1, b0)
-				dots[2*tileRows+j], dots[3*tileRows+j] = InnerProduct(q2, b0), InnerProduct(q3, b0)
+			i1 := min(i0+tileQueries, nq)
+			sgemm.GemmSerial(i1-i0, nt, d, sgemm.Dense(q[i0*d:i1*d], d), bank, dots, nt, false)
+			for i := i0; i < i1; i++ {
+				top.offer(i, qn[i], dots[(i-i0)*nt:(i-i0+1)*nt], ix.norms[t0:t1], t0)
 			}
-			for r := 0; r < 4; r++ {
-				top.offer(i+r, qn[i+r], dots[r*tileRows:r*tileRows+nt], ix.norms[t0:t1], t0)
-			}
-		}
-		for ; i < nq; i++ {
-			qi := q[i*d : (i+1)*d]
-			for j := 0; j < nt; j++ {
-				dots[j] = InnerProduct(qi, ix.bank[(t0+j)*d:(t0+j+1)*d])
-			}
-			top.offer(i, qn[i], dots[:nt], ix.norms[t0:t1], t0)
 		}
 	}
 	return true
@@ -266,30 +250,6 @@ func (t *topK) merge(o *topK) {
 	}
 }
 
-// dot4x2Go returns the 8 dot products of four query rows with two bank rows in plain Go. Eight
-// independent accumulators keep the FPU busy while six loads per step stay in registers. On amd64
-// with AVX2 and FMA, dot4x2 runs an assembly version of the same kernel instead.
-func dot4x2Go(q0, q1, q2, q3, b0, b1 []float32) (s00, s01, s10, s11, s20, s21, s30, s31 float32) {
-	n := len(q0)
-	q1, q2, q3, b0, b1 = q1[:n], q2[:n], q3[:n], b0[:n], b1[:n]
-	for i := 0; i < n; i++ {
-		x0, x1 := b0[i], b1[i]
-		a := q0[i]
-		s00 += a * x0
-		s01 += a * x1
-		a = q1[i]
-		s10 += a * x0
-		s11 += a * x1
-		a = q2[i]
-		s20 += a * x0
-		s21 += a * x1
-		a = q3[i]
-		s30 += a * x0
-		s31 += a * x1
-	}
-	return
-}
-
 // InnerProduct is the float32 dot product of a and b (len(b) >= len(a)) with four partial sums, which the
 // compiler keeps in registers; the memory-bank packages share it.
 func InnerProduct(a, b []float32) float32 {
@@ -326,45 +286,12 @@ func (ix *Index) SquaredDistances(queries []float32) []float32 {
 	nb := ix.Len()
 	qn := rowNorms(queries, d)
 	out := make([]float32, nq*nb)
-	workers := ix.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+	sgemm.Gemm(nq, nb, d, sgemm.Dense(queries, d), sgemm.DenseT(ix.bank, d), out, nb, false)
+	for i := 0; i < nq; i++ {
+		row := out[i*nb : (i+1)*nb]
+		for j, dp := range row {
+			row[j] = max(qn[i]-2*dp+ix.norms[j], 0)
+		}
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := w*nq/workers, (w+1)*nq/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			i := lo
-			for ; i+4 <= hi; i += 4 {
-				q0, q1, q2, q3 := queries[i*d:(i+1)*d], queries[(i+1)*d:(i+2)*d], queries[(i+2)*d:(i+3)*d], queries[(i+3)*d:(i+4)*d]
-				j := 0
-				for ; j+2 <= nb; j += 2 {
-					s00, s01, s10, s11, s20, s21, s30, s31 := dot4x2(q0, q1, q2, q3, ix.bank[j*d:(j+1)*d], ix.bank[(j+1)*d:(j+2)*d])
-					out[i*nb+j], out[i*nb+j+1] = s00, s01
-					out[(i+1)*nb+j], out[(i+1)*nb+j+1] = s10, s11
-					out[(i+2)*nb+j], out[(i+2)*nb+j+1] = s20, s21
-					out[(i+3)*nb+j], out[(i+3)*nb+j+1] = s30, s31
-				}
-				for ; j < nb; j++ {
-					b := ix.bank[j*d : (j+1)*d]
-					out[i*nb+j], out[(i+1)*nb+j], out[(i+2)*nb+j], out[(i+3)*nb+j] = InnerProduct(q0, b), InnerProduct(q1, b), InnerProduct(q2, b), InnerProduct(q3, b)
-				}
-			}
-			for ; i < hi; i++ {
-				for j := 0; j < nb; j++ {
-					out[i*nb+j] = InnerProduct(queries[i*d:(i+1)*d], ix.bank[j*d:(j+1)*d])
-				}
-			}
-			for i := lo; i < hi; i++ {
-				row := out[i*nb : (i+1)*nb]
-				for j, dp := range row {
-					row[j] = max(qn[i]-2*dp+ix.norms[j], 0)
-				}
-			}
-		}()
-	}
-	wg.Wait()
 	return out
 }

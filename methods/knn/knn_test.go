@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gonomaly/gonomaly/methods/compute"
+	"github.com/gonomaly/gonomaly/methods/compute/fastgo/sgemm"
 )
 
 func randRows(n, d int, seed uint64) []float32 {
@@ -42,7 +43,19 @@ func bruteForce(q, b []float32, d int) [][]float64 {
 	return out
 }
 
+// TestSearchMatchesBruteForce runs each case under every SGEMM kernel this CPU has (the search's
+// products go through it), so the AVX-512, AVX2 and plain-Go paths are all checked here.
 func TestSearchMatchesBruteForce(t *testing.T) {
+	defer sgemm.SetKernel(sgemm.Best())
+	for kern := sgemm.Generic; kern <= sgemm.Best(); kern++ {
+		if err := sgemm.SetKernel(kern); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(kern.String(), testSearchMatchesBruteForce)
+	}
+}
+
+func testSearchMatchesBruteForce(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		nq, nb, d, k int
@@ -53,6 +66,7 @@ func TestSearchMatchesBruteForce(t *testing.T) {
 		{"k9-odd", 5, 257, 33, 9, 2},
 		{"single-query", 1, 1000, 64, 4, 0},
 		{"k-larger-than-bank", 3, 5, 8, 9, 0},
+		{"many-tiles", tileQueries + 77, 2*tileRows + 301, 19, 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q, b := randRows(tc.nq, tc.d, 1), randRows(tc.nb, tc.d, 2)
@@ -233,22 +247,6 @@ func TestSquaredDistancesMatchesBruteForce(t *testing.T) {
 			}
 			if math.Abs(float64(got[i*7+j])-s) > 1e-3*(1+s) {
 				t.Fatalf("(%d,%d): %v, want %v", i, j, got[i*7+j], s)
-			}
-		}
-	}
-}
-
-func TestDot4x2KernelsAgree(t *testing.T) {
-	for _, n := range []int{1, 7, 8, 9, 16, 33, 1024, 1031} {
-		rows := randRows(6, n, uint64(n))
-		r := func(i int) []float32 { return rows[i*n : (i+1)*n] }
-		a := [8]float32{}
-		a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7] = dot4x2(r(0), r(1), r(2), r(3), r(4), r(5))
-		b := [8]float32{}
-		b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7] = dot4x2Go(r(0), r(1), r(2), r(3), r(4), r(5))
-		for i := range a {
-			if math.Abs(float64(a[i]-b[i])) > 1e-4*(1+math.Sqrt(float64(n))) {
-				t.Fatalf("n=%d: kernel output %d = %v, plain Go %v", n, i, a[i], b[i])
 			}
 		}
 	}
