@@ -12,8 +12,8 @@ package main
 import (
 	"context"
 	"flag"
-	"log"
 	"fmt"
+	"log"
 	"os"
 	"runtime"
 	"runtime/pprof"
