@@ -283,7 +283,7 @@ func memoryBank(res results) error {
 		return err
 	}
 	cfg := patchcore.CPU()
-	cfg.ImageSize, cfg.Weights = 64, "random"
+	cfg.ImageSize, cfg.Backbone, cfg.Weights, cfg.Features.Dim = 64, "resnet18", "random", 256
 	d, err := patchcore.New(cfg)
 	if err != nil {
 		return err

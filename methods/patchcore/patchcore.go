@@ -73,13 +73,16 @@ func Paper() Config {
 		CoresetRatio: 0.1, CoresetDim: 128, Reweight: 9, Sigma: 4}
 }
 
-// CPU is a recipe that fits a category in minutes on two cores with GoMLX's pure-Go backend:
-// ResNet-18 at 128 px (a 16x16 patch grid), D = 256, 5% coreset. Same scoring as the paper.
+// CPU is the paper's recipe with a 1% coreset, the paper's own "PatchCore-1%" (Table 1 of the paper:
+// image AUROC 99.0 against 99.1 for 10%): Wide-ResNet-50-2 at 224 px, layer2+layer3, D = 1024, same
+// scoring. On two cores with the fastgo backend it fits a 200-image category in about half a minute
+// (feature extraction; the 1% coreset takes seconds where 10% takes about 40 s) and scores an image in
+// about 150 ms. ResNet-18 at 128 px, the preset before fastgo, is cfg.Backbone = "resnet18",
+// cfg.ImageSize = 128, cfg.Features.Dim = 256.
 func CPU() Config {
-	s := paperSettings
-	s.ImageSize, s.Backbone = 128, "resnet18"
-	return Config{Settings: s, Features: features.Config{Dim: 256},
-		CoresetRatio: 0.05, CoresetDim: 128, Reweight: 9, Sigma: 4}
+	c := Paper()
+	c.CoresetRatio = 0.01
+	return c
 }
 
 // WithDefaults returns c with zero fields set to their defaults.

@@ -15,7 +15,7 @@ import (
 // tinyConfig is a PatchCore small enough for unit tests: ResNet-18 at a quarter width, D = 64.
 func tinyConfig() Config {
 	c := CPU()
-	c.Weights = "random"
+	c.Backbone, c.Weights = "resnet18", "random"
 	c.WidthDiv = 4
 	c.ImageSize = 64
 	c.Features.Dim = 64

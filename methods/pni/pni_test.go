@@ -15,7 +15,7 @@ import (
 
 func tinyConfig() Config {
 	c := CPU()
-	c.Weights = "random"
+	c.Backbone, c.Weights = "resnet18", "random"
 	c.WidthDiv = 2
 	c.ImageSize = 64
 	c.Features.Dim = 64

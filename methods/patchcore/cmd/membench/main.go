@@ -33,15 +33,16 @@ import (
 )
 
 func main() {
-	size := flag.Int("size", 128, "image side in pixels")
+	def := patchcore.CPU() // the flags default to the CPU preset, which PNI's shares
+	size := flag.Int("size", def.ImageSize, "image side in pixels")
 	train := flag.Int("train", 40, "train images per category")
 	testNormal := flag.Int("test-normal", 10, "normal test images per category")
 	perDefect := flag.Int("per-defect", 3, "test images per defect type")
 	cats := flag.String("categories", strings.Join(synth.Categories(), ","), "comma-separated synthetic categories")
 	weights := flag.String("weights", "random", "backbone weights: \"random\" (seeded), \"\" (ImageNet from cache/hub) or a .safetensors path")
-	arch := flag.String("backbone", "resnet18", "backbone architecture")
-	dim := flag.Int("dim", 256, "patch feature dimension D")
-	ratio := flag.Float64("ratio", 0.05, "PatchCore coreset ratio")
+	arch := flag.String("backbone", def.Backbone, "backbone architecture")
+	dim := flag.Int("dim", def.Features.Dim, "patch feature dimension D")
+	ratio := flag.Float64("ratio", def.CoresetRatio, "PatchCore coreset ratio (also PNI's bank)")
 	cacheDir := flag.String("cache", os.TempDir()+"/gonomaly-membench", "feature cache directory")
 	cost := flag.Bool("cost", false, "measure fit time, ms/image and peak memory of PatchCore on one category instead of the tables")
 	noPNI := flag.Bool("no-pni", false, "skip PNI")
