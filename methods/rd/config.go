@@ -82,6 +82,8 @@ func CPU() Config {
 	c.Backbone, c.ImageSize, c.Epochs, c.BatchSize = "resnet18", 128, 20, 8
 	c.BottleneckBlocks, c.DecoderBlocks = 1, [3]int{2, 2, 2}
 	c.SinkhornIters = 20
+	// About every third epoch of a 60-image category: a fit interrupted after a minute resumes.
+	c.CheckpointEvery = 20
 	return c
 }
 
