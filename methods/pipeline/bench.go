@@ -333,11 +333,11 @@ func LoadCells(out string) ([]Cell, error) {
 
 // Standing is one method's line of the leaderboard: its means over the categories it finished.
 type Standing struct {
-	Method, Display, Family                  string
-	Year                                     int
-	Categories, Failed                       int
+	Method, Display, Family                   string
+	Year                                      int
+	Categories, Failed                        int
 	ImageAUROC, PixelAUROC, AUPRO, ImageF1Max float64
-	FitSeconds, MsPerImage, PeakMiB          float64
+	FitSeconds, MsPerImage, PeakMiB           float64
 }
 
 // Standings summarises cells per method, best mean image AUROC first.
