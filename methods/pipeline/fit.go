@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gonomaly/gonomaly/datasets"
 	"github.com/gonomaly/gonomaly/methods"
 	"github.com/gonomaly/gonomaly/methods/metrics"
 )
@@ -114,6 +113,9 @@ func Fit(ctx context.Context, opts FitOptions) (*Model, error) {
 	}
 	entry, err := methods.Lookup(opts.Method)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := DetectLayout(opts.Data); err != nil { // before building: a wrong folder is the first thing to say
 		return nil, err
 	}
 	d, err := BuildDetector(entry.Name, opts.Preset, opts.Config, opts.Edit)
@@ -240,4 +242,3 @@ func (m *Model) Describe() string {
 	return b.String()
 }
 
-var _ = datasets.Normal
