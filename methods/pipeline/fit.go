@@ -241,4 +241,3 @@ func (m *Model) Describe() string {
 	}
 	return b.String()
 }
-
