@@ -34,7 +34,7 @@ func tiny(s *methods.Settings) {
 }
 
 // writeCarpet writes a small synthetic category in MVTec's layout and returns its folder.
-func writeCarpet(t *testing.T, root string) string {
+func writeCarpet(t testing.TB, root string) string {
 	t.Helper()
 	ds, err := synth.New("carpet", synth.Options{Size: 80, Train: 12, TestNormal: 6, TestPerDefect: 2, Seed: 3})
 	if err != nil {
