@@ -78,8 +78,15 @@ func Open(dir string, imageSize int, valFraction float64, seed uint64) (*dataset
 }
 
 // ImageFiles lists the images named by args: each a file (taken as is) or a folder (walked recursively
-// for image files, hidden files and folders skipped), sorted, without duplicates.
-func ImageFiles(args []string) ([]string, error) {
+// for image files, hidden files and folders skipped, and so are the folders in skip: an output folder
+// inside the input one), sorted, without duplicates.
+func ImageFiles(args []string, skip ...string) ([]string, error) {
+	skipped := map[string]bool{}
+	for _, s := range skip {
+		if abs, err := filepath.Abs(s); err == nil {
+			skipped[abs] = true
+		}
+	}
 	seen := map[string]bool{}
 	var out []string
 	add := func(p string) {
@@ -107,6 +114,11 @@ func ImageFiles(args []string) ([]string, error) {
 					return filepath.SkipDir
 				}
 				return nil
+			}
+			if e.IsDir() && len(skipped) > 0 {
+				if abs, err := filepath.Abs(p); err == nil && skipped[abs] {
+					return filepath.SkipDir
+				}
 			}
 			if e.Type().IsRegular() && datasets.IsImageFile(e.Name()) {
 				found = append(found, p)

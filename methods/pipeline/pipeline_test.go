@@ -205,18 +205,49 @@ func TestPlainFolderOfNormalImages(t *testing.T) {
 	if m.Info.Layout != PlainLayout || m.Info.ValImages != 3 || m.Info.TrainImages != 7 {
 		t.Fatalf("info %+v: want 7 train and 3 held-out images of a plain folder", m.Info)
 	}
-	// The held-out normal images: at a false-alarm rate of 0.05 and 3 images, the threshold is above
-	// (or at) all but the top one's interpolated quantile, so at most one is flagged.
+	// The stored threshold is the 0.95-quantile of the held-out images' scores: recomputed from the same
+	// split it is the same, and predict flags at most one of those three images (the top one).
+	held0, _, err := Open(plain, testSize, 0.3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := NormalThresholds(ctx, m.Detector, held0.Val, DefaultFalseAlarmRate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th.Normal != m.Thresholds.Normal || th.Pixel != m.Thresholds.Pixel {
+		t.Fatalf("thresholds recomputed on the held-out images %+v, stored %+v", th, m.Thresholds)
+	}
+	var held []string
+	for _, it := range held0.Val.Items {
+		held = append(held, it.ImagePath)
+	}
+	heldRows, err := Predict(ctx, m, PredictOptions{Images: held, Out: filepath.Join(tmp, "held"), NoPictures: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagged := 0
+	for _, r := range heldRows {
+		if r.Anomalous {
+			flagged++
+		}
+	}
+	if flagged > 1 {
+		t.Fatalf("%d of the 3 held-out normal images flagged at a 5%% false-alarm threshold", flagged)
+	}
 	val, err := ImageFiles([]string{plain})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := Predict(ctx, m, PredictOptions{Images: val, Out: filepath.Join(tmp, "pred")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 10 {
-		t.Fatalf("%d rows, want 10", len(rows))
+	// Results written inside the input folder are not read back as inputs by the next run.
+	for range 2 {
+		rows, err := Predict(ctx, m, PredictOptions{Images: []string{plain}, Out: filepath.Join(plain, "results")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != len(val) || len(val) != 10 {
+			t.Fatalf("%d rows for the %d images of the folder, want 10", len(rows), len(val))
+		}
 	}
 	if _, err := Evaluate(ctx, m, EvalOptions{Data: plain}); err == nil || !strings.Contains(err.Error(), "MVTec") {
 		t.Fatalf("eval on a plain folder: %v, want an error asking for an MVTec-layout folder", err)

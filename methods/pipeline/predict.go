@@ -62,7 +62,7 @@ func Predict(ctx context.Context, m *Model, opts PredictOptions) ([]Row, error) 
 	if err != nil {
 		return nil, err
 	}
-	files, err := ImageFiles(opts.Images)
+	files, err := ImageFiles(opts.Images, opts.Out) // results written inside an input folder are not inputs
 	if err != nil {
 		return nil, err
 	}
