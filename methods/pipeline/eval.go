@@ -195,7 +195,7 @@ func reportHTML(m *Model, ev *Evaluation, thr float64, examples int) ([]byte, er
 			r := rep.PerDefect[name]
 			rows = append(rows, []any{name, r.Anomalous, r.ImageAUROC, r.ImageAP, r.PixelAUROC, r.AUPRO, r.Recall})
 		}
-		p.table([]string{"defect", "images", "image AUROC", "image AP", "pixel AUROC", "AUPRO", "recall at threshold"}, rows)
+		p.table([]string{"defect", "defective images", "image AUROC", "image AP", "pixel AUROC", "AUPRO", "recall at threshold"}, rows)
 	}
 	for _, w := range rep.Warnings {
 		p.note("Warning: " + w)

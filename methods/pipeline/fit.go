@@ -239,5 +239,8 @@ func (m *Model) Describe() string {
 	if m.Thresholds.F1 != nil {
 		fmt.Fprintf(&b, "; F1-optimal %.6g (%s)", *m.Thresholds.F1, m.Thresholds.F1Source)
 	}
+	if m.Info.ValImages < 20 {
+		fmt.Fprintf(&b, "\nnote: %d held-out images make a rough quantile; more normal images (or -val) make the false-alarm rate hold", m.Info.ValImages)
+	}
 	return b.String()
 }
