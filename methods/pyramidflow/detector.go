@@ -57,6 +57,9 @@ func New(cfg Config) (*Detector, error) {
 		return nil, err
 	}
 	d := &Detector{cfg: cfg, vars: mlctx.New().Checked(false)}
+	if err := d.vars.SetRNGStateFromSeed(int64(cfg.Seed) + 1); err != nil { // reproducible initialisation
+		return nil, fmt.Errorf("pyramidflow: %w", err)
+	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x70f1))
 	if cfg.Lite() {
 		d.inconv = orthonormalColumns(rng, cfg.Channels, 3)
