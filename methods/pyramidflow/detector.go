@@ -660,3 +660,29 @@ func (d *Detector) featureStride() int {
 	}
 	return d.encoder.Stride("layer1")
 }
+
+// LevelDifferences returns, for every image, one map per pyramid level (finest first, at the level's
+// resolution): the mean over channels of |latent - template|, the pyramid difference before it is
+// composed into the anomaly map (paper Fig. 2's per-level differences).
+func (d *Detector) LevelDifferences(ctx context.Context, images methods.Images) ([][]datasets.Image, error) {
+	lat, err := d.Latents(ctx, images)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]datasets.Image, len(lat))
+	for i, levels := range lat {
+		for k, z := range levels {
+			t := d.Template[k]
+			m := datasets.NewImage(z.H, z.W, 1)
+			for p := range m.Pix {
+				var s float32
+				for c := 0; c < z.C; c++ {
+					s += float32(math.Abs(float64(z.Pix[p*z.C+c] - t.Pix[p*z.C+c])))
+				}
+				m.Pix[p] = s / float32(z.C)
+			}
+			out[i] = append(out[i], m)
+		}
+	}
+	return out, nil
+}

@@ -251,3 +251,30 @@ func TestCheckpointResumeAndCancel(t *testing.T) {
 		t.Fatalf("final checkpoint holds %d steps", s)
 	}
 }
+
+// TestLevelDifferences: the per-level differences compose (as a Laplacian pyramid) into Predict's
+// anomaly map.
+func TestLevelDifferences(t *testing.T) {
+	ds := tinyData(t, "tile", 6)
+	cfg := tinyLite()
+	cfg.Epochs = 1
+	d, preds := fitPredict(t, cfg, ds)
+	test := methods.Slice(ds.Test, 0, 3)
+	diffs, err := d.LevelDifferences(context.Background(), test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, levels := range diffs {
+		if len(levels) != cfg.Levels || levels[0].H != cfg.ImageSize || levels[cfg.Levels-1].H != cfg.ImageSize>>(cfg.Levels-1) {
+			t.Fatalf("image %d: %d levels, sizes %d..%d", i, len(levels), levels[0].H, levels[len(levels)-1].H)
+		}
+		composed := ComposePyramid(levels)
+		worst := 0.0
+		for p, v := range composed.Pix {
+			worst = max(worst, math.Abs(float64(v-preds[i].Map.Pix[p])))
+		}
+		if worst > 1e-3 {
+			t.Fatalf("image %d: composed level differences differ from the anomaly map by %g", i, worst)
+		}
+	}
+}
