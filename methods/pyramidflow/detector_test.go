@@ -278,3 +278,33 @@ func TestLevelDifferences(t *testing.T) {
 		}
 	}
 }
+
+// TestLiteRejectsBadImages: the lite variant (which reads pixels itself, without an encoder) refuses a
+// non-finite pixel and a wrong size with errors naming the image, and needs two training images.
+func TestLiteRejectsBadImages(t *testing.T) {
+	d, err := New(tinyLite())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	good := datasets.NewImage(64, 64, 3)
+	bad := datasets.NewImage(64, 64, 3)
+	bad.Pix[7] = float32(math.NaN())
+	if err := d.Fit(ctx, methods.ImageList{good, bad}); err == nil || !strings.Contains(err.Error(), "image 1") || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("NaN pixel: %v", err)
+	}
+	if err := d.Fit(ctx, methods.ImageList{good, datasets.NewImage(32, 32, 3)}); err == nil || !strings.Contains(err.Error(), "32x32") {
+		t.Errorf("wrong size: %v", err)
+	}
+	if err := d.Fit(ctx, methods.ImageList{good}); err == nil || !strings.Contains(err.Error(), "at least 2") {
+		t.Errorf("one image: %v", err)
+	}
+	if _, err := New(Config{Levels: 4}); err == nil {
+		t.Error("empty configuration accepted")
+	}
+	c := tinyLite()
+	c.ImageSize = 60 // does not halve 3 times
+	if _, err := New(c); err == nil || !strings.Contains(err.Error(), "multiple of 8") {
+		t.Errorf("ImageSize 60 with 4 levels: %v", err)
+	}
+}
