@@ -10,4 +10,5 @@ import (
 	_ "github.com/gonomaly/gonomaly/methods/rd"
 	// Distribution-map family.
 	_ "github.com/gonomaly/gonomaly/methods/cflow"
+	_ "github.com/gonomaly/gonomaly/methods/pyramidflow"
 )

@@ -124,3 +124,48 @@ func TestCFlowLearns(t *testing.T) {
 		t.Fatalf("wrong size: %v", err)
 	}
 }
+
+// TestLatents: a fitted decoder's latents of training images are closer to N(0, I) than an untrained
+// decoder's would make the raw features (mean near 0, standard deviation near 1), and have the tap's
+// channel count.
+func TestLatents(t *testing.T) {
+	ds := tinyData(t, "pill")
+	cfg := tinyConfig()
+	cfg.MetaEpochs = 2
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, _, err := d.Latents(ctx, ds.Train, 0); !errors.Is(err, methods.ErrNotFitted) {
+		t.Fatalf("latents before fit: %v", err)
+	}
+	if err := d.Fit(ctx, ds.Train); err != nil {
+		t.Fatal(err)
+	}
+	train := methods.Slice(ds.Train, 0, 4)
+	z, c, err := d.Latents(ctx, train, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := d.Encoder().OutputSize(cfg.Taps[0], cfg.ImageSize)
+	if c != d.Encoder().Channels(cfg.Taps[0]) || len(z) != 4*h*h*c {
+		t.Fatalf("latents: %d values of %d channels, want 4 x %d x %d x %d", len(z), c, h, h, d.Encoder().Channels(cfg.Taps[0]))
+	}
+	var mean, sq float64
+	for _, v := range z {
+		mean += float64(v)
+	}
+	mean /= float64(len(z))
+	for _, v := range z {
+		sq += (float64(v) - mean) * (float64(v) - mean)
+	}
+	std := math.Sqrt(sq / float64(len(z)))
+	t.Logf("tap %s latents: mean %.3f, std %.3f", cfg.Taps[0], mean, std)
+	if math.Abs(mean) > 0.3 || std < 0.5 || std > 1.5 {
+		t.Errorf("latents mean %.3f, std %.3f: not near N(0, 1)", mean, std)
+	}
+	if _, _, err := d.Latents(ctx, train, len(cfg.Taps)); err == nil {
+		t.Error("out-of-range tap: no error")
+	}
+}

@@ -514,3 +514,49 @@ func load(dir string) (*Detector, error) {
 	d.epochsDone, d.History, d.MaxLogLikelihood, d.fitted = cc.EpochsDone, cc.History, cc.MaxLogLikelihood, true
 	return d, nil
 }
+
+// Latents returns the decoder outputs z of tap t (an index into Taps) for every position of every image,
+// row-major [N·h·w, C] with C the tap's channels: what the flow maps normal features to, N(0, I) when
+// the decoder fits (for histograms of latents against the standard normal).
+func (d *Detector) Latents(ctx context.Context, images methods.Images, t int) (z []float32, channels int, err error) {
+	if !d.fitted {
+		return nil, 0, fmt.Errorf("%s: %w", Name, methods.ErrNotFitted)
+	}
+	if t < 0 || t >= len(d.cfg.Taps) {
+		return nil, 0, fmt.Errorf("cflow: tap index %d out of range (%d taps)", t, len(d.cfg.Taps))
+	}
+	backend, err := compute.Backend()
+	if err != nil {
+		return nil, 0, err
+	}
+	cfg := d.cfg
+	exec, err := mlctx.NewExec(backend, d.vars, func(vctx *mlctx.Context, fibers, cond *graph.Node) *graph.Node {
+		out, _ := cfg.decoder(t).Forward(tapScope(vctx, t), fibers, cond)
+		return out
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	checked := d.cfg.Checked(images, 0)
+	for lo := 0; lo < images.Len(); lo += d.cfg.FeatureBatch {
+		hi := min(lo+d.cfg.FeatureBatch, images.Len())
+		feats, err := d.extract(ctx, methods.Slice(checked, lo, hi))
+		if err != nil {
+			return nil, 0, err
+		}
+		f := &feats[t]
+		idx := make([]int, f.n*f.h*f.w)
+		for i := range idx {
+			idx[i] = i
+		}
+		fib, cond := f.gather(idx, d.cfg.ConditionDims)
+		out, err := exec.Exec(fib, cond)
+		if err != nil {
+			return nil, 0, fmt.Errorf("cflow: inference: %w", err)
+		}
+		z = append(z, tensors.MustCopyFlatData[float32](out[0])...)
+		out[0].FinalizeAll()
+		channels = f.c
+	}
+	return z, channels, nil
+}

@@ -40,11 +40,23 @@ func scope(ctx *context.Context, i int) *context.Context { return ctx.In(fmt.Spr
 // log|det ∂z/∂x| [N] of all blocks.
 func (f *Flow) Forward(ctx *context.Context, x, cond *graph.Node) (z, logDet *graph.Node) {
 	checkVectors("flow.Flow.Forward", x, cond)
+	return f.ForwardRange(ctx, x, cond, 0, len(f.Blocks))
+}
+
+// ForwardRange applies blocks [from, to) of the flow, each in its own scope, to x: the intermediate
+// variable after block to-1 when from is 0, or the rest of the flow from an intermediate variable (to
+// draw a flow step by step: samples pushed through the first blocks, and the density of an intermediate
+// variable through the remaining ones). It returns the summed log-determinant of those blocks [N].
+func (f *Flow) ForwardRange(ctx *context.Context, x, cond *graph.Node, from, to int) (z, logDet *graph.Node) {
+	checkVectors("flow.Flow.ForwardRange", x, cond)
+	if from < 0 || to > len(f.Blocks) || from > to {
+		panic(fmt.Sprintf("flow.Flow.ForwardRange: blocks [%d, %d) of a flow of %d", from, to, len(f.Blocks)))
+	}
 	z = x
 	logDet = graph.Zeros(x.Graph(), shapes.Make(x.DType(), x.Shape().Dimensions[0]))
-	for i, b := range f.Blocks {
+	for i := from; i < to; i++ {
 		var ld *graph.Node
-		z, ld = b.Forward(scope(ctx, i), z, cond)
+		z, ld = f.Blocks[i].Forward(scope(ctx, i), z, cond)
 		logDet = graph.Add(logDet, ld)
 	}
 	return z, logDet

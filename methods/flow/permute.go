@@ -55,6 +55,9 @@ func (p Permutation) Inverse(_ *context.Context, y, cond *graph.Node) *graph.Nod
 type InvConv1x1 struct {
 	// Seed chooses the initial rotation.
 	Seed uint64
+	// VolumeNorm centres logS (logS - mean(logS)) wherever it is used, so that |det W| = 1 exactly:
+	// PyramidFlow's volume-normalised 1x1 convolution (Lei et al. 2023, Sec. 3.3). Default false (Glow).
+	VolumeNorm bool
 }
 
 // luVars returns the graph values of P, L, U + diag(s) and logS, creating the variables on first use.
@@ -80,6 +83,9 @@ func (c InvConv1x1) luVars(ctx *context.Context, x *graph.Node) (p, l, u, logS *
 	lowerMask, upperMask, eye := triangles(d)
 	mask := func(m []float64) *graph.Node { return graph.Const(g, tensorOf(dt, m, d, d)) }
 	logS = lsv.ValueGraph(g)
+	if c.VolumeNorm {
+		logS = graph.Sub(logS, graph.ReduceAllMean(logS))
+	}
 	l = graph.Add(graph.Mul(lv.ValueGraph(g), mask(lowerMask)), mask(eye))
 	diag := graph.Mul(mask(eye), graph.ExpandAxes(graph.Mul(sv.ValueGraph(g), graph.Exp(logS)), 0))
 	u = graph.Add(graph.Mul(uv.ValueGraph(g), mask(upperMask)), diag)
