@@ -60,7 +60,13 @@ func New(cfg Config) (*Detector, error) {
 			return nil, fmt.Errorf("cflow: ImageSize %d is too small for tap %s of %s", cfg.ImageSize, t, cfg.Backbone)
 		}
 	}
-	return &Detector{cfg: cfg, encoder: enc, vars: mlctx.New().Checked(false)}, nil
+	// The decoders' initial weights come from the context's random state: seed it, so that a fit is
+	// reproducible from the configuration alone.
+	vars := mlctx.New().Checked(false)
+	if err := vars.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
+		return nil, fmt.Errorf("cflow: %w", err)
+	}
+	return &Detector{cfg: cfg, encoder: enc, vars: vars}, nil
 }
 
 // Config returns the detector's configuration (defaults applied).
