@@ -26,25 +26,6 @@ func DefaultSSIM() SSIMConfig {
 	return SSIMConfig{Window: 11, Sigma: 1.5, DataRange: 1, K1: 0.01, K2: 0.03}
 }
 
-// gaussianWindow returns the normalised 2D Gaussian window [k, k, 1, 1] (outer product of the 1D one).
-func (c SSIMConfig) gaussianWindow() []float64 {
-	k := c.Window
-	g := make([]float64, k)
-	var sum float64
-	for i := range g {
-		d := float64(i - k/2)
-		g[i] = math.Exp(-d * d / (2 * c.Sigma * c.Sigma))
-		sum += g[i]
-	}
-	w := make([]float64, k*k)
-	for i := range k {
-		for j := range k {
-			w[i*k+j] = g[i] * g[j] / (sum * sum)
-		}
-	}
-	return w
-}
-
 // SSIM returns the mean structural similarity of each pair of images x, y [N,H,W,C] over the positions
 // where the whole window fits (no padding) and over channels: [N]. This is the quantity pytorch_msssim's
 // ssim(..., size_average=False) and scikit-image's structural_similarity(gaussian_weights=True,
@@ -79,26 +60,23 @@ func ssimMap(x, y *graph.Node, cfg SSIMConfig, same bool) *graph.Node {
 	}
 	g := x.Graph()
 	dt := x.DType()
-	kernel := graph.ConvertDType(graph.Const(g, tensors.FromFlatDataAndDimensions(cfg.gaussianWindow(), k, k, 1, 1)), dt)
 	pad := 0
 	if same {
 		pad = k / 2
 	}
 	ho, wo := h-k+1+2*pad, w-k+1+2*pad
-	var mass *graph.Node
-	if same {
-		// Zero padding lowers the window's weight inside the image near the border: divide it out.
-		mass = graph.ConvertDType(graph.Const(g, windowMass(cfg, h, w)), dt)
-	}
-	// Each local statistic goes through one single-channel convolution with the channels folded into
-	// the batch, [N,H,W,C] -> [N*C,H,W,1]. Five separate convolutions rather than one on the
-	// concatenated statistics: the gradient of slicing them apart needs Pad, which simplego lacks.
+	// The Gaussian window is separable: filtering is a product with a band matrix along each axis, two
+	// matrix products (fast on every backend, with nn.MatMul's cheap gradient) instead of a 121-tap
+	// single-channel convolution. In "same" mode each band row is renormalised to the part of the
+	// window inside the image, which for a separable window is exactly the 2D renormalisation.
+	bandW := graph.ConvertDType(graph.Const(g, cfg.band(w, pad)), dt) // [W, Wo]
+	bandH := graph.ConvertDType(graph.Const(g, cfg.band(h, pad)), dt) // [H, Ho]
 	filt := func(t *graph.Node) *graph.Node {
-		f := Conv2D(graph.Reshape(graph.TransposeAllDims(t, 0, 3, 1, 2), n*c, h, w, 1), kernel, ConvConfig{Padding: pad})
-		if same {
-			f = graph.Div(f, mass)
-		}
-		return graph.Reshape(f, n, c, ho, wo)
+		t = graph.Reshape(graph.TransposeAllDims(t, 0, 3, 1, 2), n*c*h, w) // rows of [N,C,H,W]
+		t = graph.Reshape(MatMul(t, bandW), n*c, h, wo)                    // filtered along W
+		t = graph.Reshape(graph.TransposeAllDims(t, 0, 2, 1), n*c*wo, h)   // [N*C, Wo, H]
+		t = graph.Reshape(MatMul(t, bandH), n*c, wo, ho)                   // filtered along H
+		return graph.Reshape(graph.TransposeAllDims(t, 0, 2, 1), n, c, ho, wo)
 	}
 	mx, my, exx, eyy, exy := filt(x), filt(y), filt(graph.Mul(x, x)), filt(graph.Mul(y, y)), filt(graph.Mul(x, y))
 	mx2, my2, mxy := graph.Mul(mx, mx), graph.Mul(my, my), graph.Mul(mx, my)
@@ -110,35 +88,29 @@ func ssimMap(x, y *graph.Node, cfg SSIMConfig, same bool) *graph.Node {
 	return graph.ReduceMean(graph.Div(num, den), 1) // [N, ho, wo]
 }
 
-// windowMass is the sum of the Gaussian window's weights that fall inside an h x w image, for a window
-// centred at each pixel: [1, h, w, 1].
-func windowMass(cfg SSIMConfig, h, w int) *tensors.Tensor {
-	k, r := cfg.Window, cfg.Window/2
-	win := cfg.gaussianWindow()
-	// The window is separable, so its mass is the product of the row and column masses.
+// band returns the [n, n-k+1+2*pad] matrix whose column o holds the 1D Gaussian taps of output o
+// (input rows o-pad .. o-pad+k-1 inside 0..n-1), renormalised to sum to one when pad clips them.
+func (c SSIMConfig) band(n, pad int) *tensors.Tensor {
+	k := c.Window
 	g := make([]float64, k)
-	for i := range k {
-		for j := range k {
-			g[i] += win[i*k+j]
-		}
+	for i := range g {
+		d := float64(i - k/2)
+		g[i] = math.Exp(-d * d / (2 * c.Sigma * c.Sigma))
 	}
-	mass1 := func(n int) []float64 {
-		out := make([]float64, n)
-		for p := range n {
-			for t := range k {
-				if q := p + t - r; q >= 0 && q < n {
-					out[p] += g[t]
-				}
+	out := n - k + 1 + 2*pad
+	m := make([]float64, n*out)
+	for o := range out {
+		var mass float64
+		for t := range k {
+			if q := o - pad + t; q >= 0 && q < n {
+				mass += g[t]
 			}
 		}
-		return out
-	}
-	rows, cols := mass1(h), mass1(w)
-	m := make([]float64, h*w)
-	for i := range h {
-		for j := range w {
-			m[i*w+j] = rows[i] * cols[j]
+		for t := range k {
+			if q := o - pad + t; q >= 0 && q < n {
+				m[q*out+o] = g[t] / mass
+			}
 		}
 	}
-	return tensors.FromFlatDataAndDimensions(m, 1, h, w, 1)
+	return tensors.FromFlatDataAndDimensions(m, n, out)
 }
