@@ -10,4 +10,6 @@ import (
 	_ "github.com/gonomaly/gonomaly/methods/rd"
 	// Distribution-map family.
 	_ "github.com/gonomaly/gonomaly/methods/cflow"
+	// Reconstruction family.
+	_ "github.com/gonomaly/gonomaly/methods/ae"
 )
