@@ -12,4 +12,5 @@ import (
 	_ "github.com/gonomaly/gonomaly/methods/cflow"
 	// Reconstruction family.
 	_ "github.com/gonomaly/gonomaly/methods/ae"
+	_ "github.com/gonomaly/gonomaly/methods/draem"
 )

@@ -2,8 +2,10 @@ package draem
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -70,7 +72,7 @@ func TestSchedule(t *testing.T) {
 
 func tinyConfig() Config {
 	c := CPU()
-	c.ImageSize, c.WidthDiv, c.Epochs, c.BatchSize = 64, 2, 12, 4
+	c.ImageSize, c.WidthDiv, c.Epochs, c.BatchSize = 64, 2, 30, 4
 	return c
 }
 
@@ -85,7 +87,7 @@ func tinyData(t *testing.T, category string) *datasets.Dataset {
 
 // TestDRAEMLearns: the loss falls, the segmentation finds held-out synthetic anomalies (new seeds on
 // test images) far better than chance, and the image scores rank the category's real defects above
-// chance.
+// chance (measured on this seed: pixel AUROC 0.93, image AUROC 0.89; bounds 0.85 and 0.65).
 func TestDRAEMLearns(t *testing.T) {
 	ds := tinyData(t, "carpet")
 	d, err := New(tinyConfig())
@@ -136,8 +138,8 @@ func TestDRAEMLearns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("held-out synthetic anomalies: pixel AUROC %.3f", pix)
-	if pix < 0.75 {
-		t.Errorf("pixel AUROC on held-out synthetic anomalies %.3f, want at least 0.75", pix)
+	if pix < 0.85 {
+		t.Errorf("pixel AUROC on held-out synthetic anomalies %.3f, want at least 0.85", pix)
 	}
 	preds, err = d.Predict(ctx, ds.Test)
 	if err != nil {
@@ -153,6 +155,95 @@ func TestDRAEMLearns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("synthetic benchmark carpet: image AUROC %.3f", a)
+	if a < 0.65 {
+		t.Errorf("carpet's defects: image AUROC %.3f, want at least 0.65", a)
+	}
+}
+
+// TestMVTecFolderCheckpointResume fits on an MVTec-layout folder (synth.WriteMVTec), checks that save
+// and load give identical predictions, and that a run cancelled after a checkpoint and resumed ends
+// with the scores of an uninterrupted run.
+func TestMVTecFolderCheckpointResume(t *testing.T) {
+	root := t.TempDir()
+	src, err := synth.New("tile", synth.Options{Size: 64, Seed: 5, Train: 8, TestNormal: 2, TestPerDefect: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := synth.WriteMVTec(root, src); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := datasets.LoadMVTec(root, "tile", datasets.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig()
+	cfg.Epochs, cfg.WidthDiv = 3, 4
+	ctx := context.Background()
+	full, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := full.Fit(ctx, ds.Train); err != nil {
+		t.Fatal(err)
+	}
+	want, err := full.Predict(ctx, ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "saved")
+	if err := full.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := methods.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := loaded.Predict(ctx, ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[i].Score != want[i].Score || got[i].Map.Pix[100] != want[i].Map.Pix[100] {
+			t.Fatalf("image %d: score %v after load, %v before", i, got[i].Score, want[i].Score)
+		}
+	}
+
+	cfg.CheckpointDir, cfg.CheckpointEvery = filepath.Join(t.TempDir(), "ckpt"), 1
+	first, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	steps := 0
+	cctx = methods.WithProgress(cctx, func(ev methods.Event) {
+		if ev.Task == "draem: training" && !ev.Finished {
+			if steps++; steps == 8/cfg.BatchSize+1 {
+				cancel()
+			}
+		}
+	})
+	if err := first.Fit(cctx, ds.Train); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Fit: %v", err)
+	}
+	resumed, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := resumed.Fit(ctx, ds.Train); err != nil {
+		t.Fatal(err)
+	}
+	if len(resumed.History) != 3 || resumed.History[0] != first.History[0] {
+		t.Fatalf("did not resume: history %v, first run %v", resumed.History, first.History)
+	}
+	again, err := resumed.Predict(ctx, ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if d := math.Abs(float64(again[i].Score - want[i].Score)); d > 1e-4*(1+math.Abs(float64(want[i].Score))) {
+			t.Fatalf("image %d: resumed run scores %v, uninterrupted %v", i, again[i].Score, want[i].Score)
+		}
+	}
 }
 
 func anomalous(m datasets.Image) bool {
