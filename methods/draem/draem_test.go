@@ -72,7 +72,7 @@ func TestSchedule(t *testing.T) {
 
 func tinyConfig() Config {
 	c := CPU()
-	c.ImageSize, c.WidthDiv, c.Epochs, c.BatchSize = 64, 2, 30, 4
+	c.ImageSize, c.Epochs, c.BatchSize = 64, 30, 4
 	return c
 }
 
@@ -177,7 +177,7 @@ func TestMVTecFolderCheckpointResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := tinyConfig()
-	cfg.Epochs, cfg.WidthDiv = 3, 4
+	cfg.Epochs, cfg.WidthDiv = 3, 2
 	ctx := context.Background()
 	full, err := New(cfg)
 	if err != nil {
