@@ -15,6 +15,22 @@ const DefaultBackboneSeed = 0
 // DefaultFeatureBatch is the default of Settings.FeatureBatch.
 const DefaultFeatureBatch = 8
 
+// NoBackbone is the Backbone of methods that use no pretrained network (they train from scratch on
+// pixels): their Weights must be "" or "random", and their checkpoints record no backbone.
+const NoBackbone = "none"
+
+// CheckNoBackbone returns an error, naming the weights, when a method without a backbone is given
+// weights to load: they would be silently ignored.
+func (s Settings) CheckNoBackbone(method string) error {
+	if s.Backbone != NoBackbone {
+		return fmt.Errorf("%s: Backbone %q: this method uses no backbone (set %q)", method, s.Backbone, NoBackbone)
+	}
+	if s.Weights != "" && s.Weights != "random" {
+		return fmt.Errorf("%s: Weights %s: this method uses no backbone, so it has no weights to load", method, s.Weights)
+	}
+	return nil
+}
+
 // Settings are the configuration fields every method has, with the same names and meaning. Each
 // method's Config embeds Settings (its JSON fields are inlined), and its Paper() and CPU() presets fill
 // them. Zero fields take the defaults given here or, for ImageSize and Backbone, the method's.
@@ -23,7 +39,8 @@ type Settings struct {
 	// images (W x H) and fail, naming the file, on any other size. Load data at this size with
 	// datasets.Options{ImageSize: ...} (or synth.Options{Size: ...}).
 	ImageSize int `json:"image_size"`
-	// Backbone is the pretrained network's architecture (backbone.Architectures), e.g. "resnet18".
+	// Backbone is the pretrained network's architecture (backbone.Architectures), e.g. "resnet18", or
+	// NoBackbone for methods that train from scratch on pixels (DRAEM).
 	Backbone string `json:"backbone"`
 	// Weights says where the backbone's weights come from (backbone.Options.Weights): "" for ImageNet
 	// weights from the cache or hub (seeded fallback with a notice when offline), a .safetensors path

@@ -11,4 +11,8 @@ import (
 	// Distribution-map family.
 	_ "github.com/gonomaly/gonomaly/methods/cflow"
 	_ "github.com/gonomaly/gonomaly/methods/pyramidflow"
+
+	// Reconstruction family.
+	_ "github.com/gonomaly/gonomaly/methods/ae"
+	_ "github.com/gonomaly/gonomaly/methods/draem"
 )

@@ -90,7 +90,7 @@ func TestCheckpointRefusesOtherWeights(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for _, tc := range []struct {
+			cases := []struct {
 				name string
 				fn   func(m map[string]json.RawMessage)
 				want string
@@ -99,14 +99,30 @@ func TestCheckpointRefusesOtherWeights(t *testing.T) {
 					m["config"] = editConfig(t, m["config"], "backbone", "resnet34")
 				}, "altered"},
 				{"config null", func(m map[string]json.RawMessage) { m["config"] = json.RawMessage("null") }, "no configuration"},
-				{"architecture edited", func(m map[string]json.RawMessage) { m["backbone_arch"] = json.RawMessage(`"resnet34"`) }, "fitted with backbone resnet34"},
-				{"no weights hash", func(m map[string]json.RawMessage) { delete(m, "weights_sha256") }, "does not record its backbone's weights"},
-				{"other weights", func(m map[string]json.RawMessage) {
-					m["config"] = editConfig(t, m["config"], "backbone_seed", 12345)
-					h := sha256.Sum256(m["config"])
-					m["config_sha256"], _ = json.Marshal(hex.EncodeToString(h[:]))
-				}, "would score differently"},
-			} {
+			}
+			if d.(methods.Configured).Settings().Backbone == methods.NoBackbone {
+				// No backbone, no weights to mismatch: a checkpoint claiming one is refused.
+				cases = append(cases, struct {
+					name string
+					fn   func(m map[string]json.RawMessage)
+					want string
+				}{"backbone added", func(m map[string]json.RawMessage) { m["backbone_arch"] = json.RawMessage(`"resnet34"`) }, "resnet34"})
+			} else {
+				cases = append(cases, []struct {
+					name string
+					fn   func(m map[string]json.RawMessage)
+					want string
+				}{
+					{"architecture edited", func(m map[string]json.RawMessage) { m["backbone_arch"] = json.RawMessage(`"resnet34"`) }, "fitted with backbone resnet34"},
+					{"no weights hash", func(m map[string]json.RawMessage) { delete(m, "weights_sha256") }, "does not record its backbone's weights"},
+					{"other weights", func(m map[string]json.RawMessage) {
+						m["config"] = editConfig(t, m["config"], "backbone_seed", 12345)
+						h := sha256.Sum256(m["config"])
+						m["config_sha256"], _ = json.Marshal(hex.EncodeToString(h[:]))
+					}, "would score differently"},
+				}...)
+			}
+			for _, tc := range cases {
 				edit(tc.fn)
 				if _, err := methods.Load(dir); err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Errorf("%s: Load = %v; want an error containing %q", tc.name, err, tc.want)

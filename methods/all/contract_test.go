@@ -18,9 +18,13 @@ import (
 )
 
 // tiny are the shared settings the contract test fits every method with: a seeded ResNet-18 at an
-// eighth of its width on 64 px images, two images per feature batch.
+// eighth of its width on 64 px images, two images per feature batch. Methods without a backbone
+// (methods.NoBackbone) keep it and divide their own widths by 8.
 func tiny(s *methods.Settings) {
-	s.ImageSize, s.Backbone, s.Weights, s.WidthDiv, s.FeatureBatch = 64, "resnet18", "random", 8, 2
+	s.ImageSize, s.Weights, s.WidthDiv, s.FeatureBatch = 64, "random", 8, 2
+	if s.Backbone != methods.NoBackbone {
+		s.Backbone = "resnet18"
+	}
 }
 
 // watched records the largest image index a detector has read.

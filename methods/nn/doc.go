@@ -25,6 +25,10 @@
 // (zero padding, floor output sizes, count_include_pad average pooling, align_corners), checked
 // against golden outputs written by testdata/gen_golden.py.
 //
+// Beyond layers: SSIM and SSIMMap (structural similarity, a training loss and a per-pixel map, golden-
+// tested against scikit-image by testdata/gen_ssim.py) and AdamStep (torch's Adam with parameter groups
+// and a fed learning-rate scale), shared by the methods that train networks.
+//
 // The functional ops take every tensor as a graph node; the context layers (Conv, Linear, BatchNorm,
 // LayerNorm, Dropout) create their variables, named as torch's ("weight", "bias", "running_mean",
 // "running_var"), in the scope they are given: give each layer its own, e.g. ctx.In("conv1").
