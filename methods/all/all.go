@@ -10,4 +10,7 @@ import (
 	_ "github.com/gonomaly/gonomaly/methods/rd"
 	// Distribution-map family.
 	_ "github.com/gonomaly/gonomaly/methods/cflow"
+	// Reconstruction family.
+	_ "github.com/gonomaly/gonomaly/methods/ganomaly"
+	_ "github.com/gonomaly/gonomaly/methods/vitrec"
 )
