@@ -120,7 +120,7 @@ func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 	d.vars.SetParam(mlctx.ParamInitialSeed, int64(cfg.Seed))
 	trainExec, err := mlctx.NewExec(backend, d.vars, func(vctx *mlctx.Context, x *Node) []*Node {
 		l := &layers{ctx: vctx, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), training: true, strict: d.loaded}
-		t, _ := l.lossTerms(x, cfg)
+		t := l.lossTerms(x, cfg)
 		adam := optim.Adam{LR: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2}
 		g := x.Graph()
 		gAdam, dAdam := adam, adam

@@ -171,13 +171,17 @@ func bceWithLogits(logit *Node, target float64) *Node {
 	return ReduceAllMean(Add(MulScalar(softplus(Neg(logit)), target), MulScalar(softplus(logit), 1-target)))
 }
 
-// losses are the terms of one training step.
+// losses are the terms of one training step, and what they are computed from (for the tests).
 type losses struct {
 	d, gAdv, gCon, gLat, g *Node
+
+	fake, z, zHat                  *Node
+	realLogit, fakeLogit, detLogit *Node
+	realFeat, fakeFeat             *Node
 }
 
 // lossTerms computes GANomaly's losses (paper, eq. 1-5; the authors' ganomaly.py) for real images x.
-func (l *layers) lossTerms(x *Node, cfg Config) (losses, *Node) {
+func (l *layers) lossTerms(x *Node, cfg Config) losses {
 	fake, z, zHat := l.generator(x, cfg)
 	var out losses
 	realLogit, realFeat := l.discriminator(x, cfg)
@@ -195,7 +199,9 @@ func (l *layers) lossTerms(x *Node, cfg Config) (losses, *Node) {
 	detLogit, _ := l.discriminator(StopGradient(fake), cfg)
 	realTarget := 1 - cfg.LabelSmoothing
 	out.d = MulScalar(Add(bceWithLogits(realLogit, realTarget), bceWithLogits(detLogit, 0)), 0.5)
-	return out, fake
+	out.fake, out.z, out.zHat = fake, z, zHat
+	out.realLogit, out.fakeLogit, out.detLogit, out.realFeat, out.fakeFeat = realLogit, fakeLogit, detLogit, realFeat, fakeFeat
+	return out
 }
 
 // isD reports whether a variable belongs to the discriminator.
