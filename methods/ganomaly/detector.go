@@ -113,22 +113,7 @@ func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 	if d.resume() {
 		methods.ReportProgress(ctx, methods.Event{Task: "ganomaly: resumed from " + cfg.CheckpointDir, Done: d.epochsDone, Total: cfg.Epochs})
 	}
-	backend, err := compute.Backend()
-	if err != nil {
-		return err
-	}
-	d.vars.SetParam(mlctx.ParamInitialSeed, int64(cfg.Seed))
-	trainExec, err := mlctx.NewExec(backend, d.vars, func(vctx *mlctx.Context, x *Node) []*Node {
-		l := &layers{ctx: vctx, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), training: true, strict: d.loaded}
-		t := l.lossTerms(x, cfg)
-		adam := optim.Adam{LR: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2}
-		g := x.Graph()
-		gAdam, dAdam := adam, adam
-		gAdam.State, dAdam.State = "/adam_g", "/adam_d"
-		gAdam.Step(vctx, t.g, optim.Trainable(vctx, g, scopeG))
-		dAdam.Step(vctx, t.d, optim.Trainable(vctx, g, scopeD))
-		return []*Node{t.d, t.gAdv, t.gCon, t.gLat, t.g}
-	})
+	trainExec, err := d.newTrainExec()
 	if err != nil {
 		return err
 	}
@@ -192,6 +177,27 @@ func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 		Finished: true, Elapsed: time.Since(start)})
 	d.fitted = true
 	return nil
+}
+
+// newTrainExec compiles one training step: both networks' losses and both Adam updates, returning
+// the losses D, G adversarial, G contextual, G latent and G total.
+func (d *Detector) newTrainExec() (*mlctx.Exec, error) {
+	cfg := d.cfg
+	backend, err := compute.Backend()
+	if err != nil {
+		return nil, err
+	}
+	return mlctx.NewExec(backend, d.vars, func(vctx *mlctx.Context, x *Node) []*Node {
+		l := &layers{ctx: vctx, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), training: true, strict: d.loaded}
+		t := l.lossTerms(x, cfg)
+		adam := optim.Adam{LR: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2}
+		g := x.Graph()
+		gAdam, dAdam := adam, adam
+		gAdam.State, dAdam.State = "/adam_g", "/adam_d"
+		gAdam.Step(vctx, t.g, optim.Trainable(vctx, g, scopeG))
+		dAdam.Step(vctx, t.d, optim.Trainable(vctx, g, scopeD))
+		return []*Node{t.d, t.gAdv, t.gCon, t.gLat, t.g}
+	})
 }
 
 // resetDiscriminator draws D's weights afresh (the authors' reinit_d: netd.apply(weights_init)). As

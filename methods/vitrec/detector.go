@@ -136,17 +136,7 @@ func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 	if d.resume() {
 		methods.ReportProgress(ctx, methods.Event{Task: "vitrec: resumed from " + cfg.CheckpointDir, Done: d.epochsDone, Total: cfg.Epochs})
 	}
-	backend, err := compute.Backend()
-	if err != nil {
-		return err
-	}
-	trainExec, err := mlctx.NewExec(backend, d.vars, func(vctx *mlctx.Context, x, mask, weight *Node) *Node {
-		pred, target, _ := forward(vctx.InAbsPath(modelScope), x, mask, cfg)
-		loss := maskedMSE(pred, target, weight)
-		adam := optim.Adam{LR: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2, State: adamScope}
-		adam.Step(vctx, loss, optim.Trainable(vctx, x.Graph(), modelScope))
-		return loss
-	})
+	trainExec, err := d.newTrainExec()
 	if err != nil {
 		return err
 	}
@@ -219,6 +209,22 @@ func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 		Finished: true, Elapsed: time.Since(start)})
 	d.fitted = true
 	return nil
+}
+
+// newTrainExec compiles one training step (inputs: images, token mask, loss weights; output: loss).
+func (d *Detector) newTrainExec() (*mlctx.Exec, error) {
+	cfg := d.cfg
+	backend, err := compute.Backend()
+	if err != nil {
+		return nil, err
+	}
+	return mlctx.NewExec(backend, d.vars, func(vctx *mlctx.Context, x, mask, weight *Node) *Node {
+		pred, target, _ := forward(vctx.InAbsPath(modelScope), x, mask, cfg)
+		loss := maskedMSE(pred, target, weight)
+		adam := optim.Adam{LR: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2, State: adamScope}
+		adam.Step(vctx, loss, optim.Trainable(vctx, x.Graph(), modelScope))
+		return loss
+	})
 }
 
 func (d *Detector) model(vctx *mlctx.Context) *mlctx.Context {
