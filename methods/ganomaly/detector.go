@@ -219,7 +219,8 @@ func (d *Detector) resetDiscriminator() {
 	}
 }
 
-// run passes images through the generator in inference mode (batch norm on running statistics) and
+// run passes images through the generator in inference mode (batch norm on running statistics; the
+// authors' test pass keeps batch statistics, which makes a score depend on the rest of its batch) and
 // hands fn each image's latent distance and reconstruction (values in [0,1]).
 func (d *Detector) run(ctx context.Context, images methods.Images, fn func(i int, score float32, recon, input datasets.Image) error) error {
 	if !d.fitted {
