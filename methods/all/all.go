@@ -11,8 +11,9 @@ import (
 	// Distribution-map family.
 	_ "github.com/gonomaly/gonomaly/methods/cflow"
 	_ "github.com/gonomaly/gonomaly/methods/pyramidflow"
-
 	// Reconstruction family.
 	_ "github.com/gonomaly/gonomaly/methods/ae"
 	_ "github.com/gonomaly/gonomaly/methods/draem"
+	_ "github.com/gonomaly/gonomaly/methods/ganomaly"
+	_ "github.com/gonomaly/gonomaly/methods/vitrec"
 )
