@@ -67,11 +67,14 @@ func Paper() Config {
 }
 
 // CPU trains a category in minutes on two cores: ResNet-18 at 128 px (a 16x16 grid of 384-dimensional
-// patch features, so a 384 x 384 adaptor and a 384-1024-1 discriminator) and 40 epochs instead of 160.
-// Noise, loss, optimiser and scoring are the paper's.
+// patch features, so a 384 x 384 adaptor and a 384-1024-1 discriminator), 40 epochs instead of 160, and
+// noise of sigma 0.1 instead of 0.015: with the paper's sigma the discriminator had not begun to tell
+// noisy from normal features by the end of this schedule (loss still 0.97 of its initial 1.0, p_true and
+// p_fake under 1%, on the seeded backbone), and a larger noise is an easier task learnt in fewer steps.
+// Loss, optimiser and scoring are the paper's.
 func CPU() Config {
 	c := Paper()
-	c.ImageSize, c.Backbone, c.Epochs = 128, "resnet18", 40
+	c.ImageSize, c.Backbone, c.Epochs, c.NoiseStd = 128, "resnet18", 40, 0.1
 	return c
 }
 
