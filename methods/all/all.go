@@ -8,6 +8,8 @@ import (
 	_ "github.com/gonomaly/gonomaly/methods/pni"
 	// Teacher-student family.
 	_ "github.com/gonomaly/gonomaly/methods/rd"
+	// One-class family.
+	_ "github.com/gonomaly/gonomaly/methods/simplenet"
 	// Distribution-map family.
 	_ "github.com/gonomaly/gonomaly/methods/cflow"
 	_ "github.com/gonomaly/gonomaly/methods/pyramidflow"
