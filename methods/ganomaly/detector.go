@@ -20,7 +20,7 @@ import (
 	"github.com/gonomaly/gonomaly/methods"
 	"github.com/gonomaly/gonomaly/methods/anomalymap"
 	"github.com/gonomaly/gonomaly/methods/compute"
-	"github.com/gonomaly/gonomaly/methods/optim"
+	"github.com/gonomaly/gonomaly/methods/nn"
 	"github.com/gonomaly/gonomaly/methods/safetensors"
 )
 
@@ -190,12 +190,14 @@ func (d *Detector) newTrainExec() (*mlctx.Exec, error) {
 	return mlctx.NewExec(backend, d.vars, func(vctx *mlctx.Context, x *Node) []*Node {
 		l := &layers{ctx: vctx, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), training: true, strict: d.loaded}
 		t := l.lossTerms(x, cfg)
-		adam := optim.Adam{LR: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2}
+		// Two optimisers, as the authors': each network is updated from its own loss only.
 		g := x.Graph()
+		adam := nn.AdamConfig{LearningRate: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2}
 		gAdam, dAdam := adam, adam
-		gAdam.State, dAdam.State = "/adam_g", "/adam_d"
-		gAdam.Step(vctx, t.g, optim.Trainable(vctx, g, scopeG))
-		dAdam.Step(vctx, t.d, optim.Trainable(vctx, g, scopeD))
+		gAdam.State, gAdam.Params = "/adam_g", nn.Trainable(vctx, g, scopeG)
+		dAdam.State, dAdam.Params = "/adam_d", nn.Trainable(vctx, g, scopeD)
+		nn.AdamStep(vctx, t.g, gAdam, nil)
+		nn.AdamStep(vctx, t.d, dAdam, nil)
 		return []*Node{t.d, t.gAdv, t.gCon, t.gLat, t.g}
 	})
 }

@@ -236,10 +236,11 @@ func (s *SimpleNet) trainGraph(vctx *mlctx.Context, x, noise *Node) []*Node {
 	loss := TruncatedL1(trueScores, fakeScores, s.cfg.Margin)
 	pTrue := ReduceAllMean(ConvertDType(GreaterOrEqual(trueScores, Scalar(g, x.DType(), s.cfg.Margin)), x.DType()))
 	pFake := ReduceAllMean(ConvertDType(LessThan(fakeScores, Scalar(g, x.DType(), -s.cfg.Margin)), x.DType()))
-	adamStep(vctx, loss, []group{
-		{prefix: "/adaptor", lr: s.cfg.AdaptorLR, wd: s.cfg.WeightDecay, beta1: s.cfg.Beta1, beta2: s.cfg.Beta2},
-		{prefix: "/discriminator", lr: s.cfg.DiscriminatorLR, wd: s.cfg.WeightDecay, beta1: s.cfg.Beta1, beta2: s.cfg.Beta2},
-	})
+	nn.AdamStep(vctx, loss, nn.AdamConfig{Beta1: s.cfg.Beta1, Beta2: s.cfg.Beta2, State: adamScope,
+		Params: append(nn.Trainable(vctx, g, "/adaptor"), nn.Trainable(vctx, g, "/discriminator")...), Groups: []nn.ParamGroup{
+			{Prefix: "/adaptor", LearningRate: s.cfg.AdaptorLR, WeightDecay: s.cfg.WeightDecay},
+			{Prefix: "/discriminator", LearningRate: s.cfg.DiscriminatorLR, WeightDecay: s.cfg.WeightDecay},
+		}}, nil)
 	return []*Node{loss, pTrue, pFake}
 }
 

@@ -185,7 +185,8 @@ func (s *SVDD) trainGraph(vctx *mlctx.Context, x, _ *Node) []*Node {
 	_, r := s.sphere(vctx)
 	rv := r.ValueGraph(x.Graph())
 	loss := SVDDLoss(dist, s.cfg.Objective, Square(rv), s.cfg.Nu)
-	adamStep(vctx, loss, []group{{prefix: "/phi", lr: s.cfg.LearningRate, wd: s.cfg.WeightDecay, beta1: 0.9, beta2: 0.999}})
+	nn.AdamStep(vctx, loss, nn.AdamConfig{LearningRate: s.cfg.LearningRate, WeightDecay: s.cfg.WeightDecay,
+		Beta1: 0.9, Beta2: 0.999, State: adamScope, Params: nn.Trainable(vctx, loss.Graph(), "/phi")}, nil)
 	return []*Node{loss, ReduceAllMean(dist), Reshape(rv), dist}
 }
 

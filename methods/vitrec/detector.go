@@ -20,7 +20,7 @@ import (
 	"github.com/gonomaly/gonomaly/methods"
 	"github.com/gonomaly/gonomaly/methods/anomalymap"
 	"github.com/gonomaly/gonomaly/methods/compute"
-	"github.com/gonomaly/gonomaly/methods/optim"
+	"github.com/gonomaly/gonomaly/methods/nn"
 	"github.com/gonomaly/gonomaly/methods/safetensors"
 )
 
@@ -221,8 +221,8 @@ func (d *Detector) newTrainExec() (*mlctx.Exec, error) {
 	return mlctx.NewExec(backend, d.vars, func(vctx *mlctx.Context, x, mask, weight *Node) *Node {
 		pred, target, _ := forward(vctx.InAbsPath(modelScope), x, mask, cfg)
 		loss := maskedMSE(pred, target, weight)
-		adam := optim.Adam{LR: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2, State: adamScope}
-		adam.Step(vctx, loss, optim.Trainable(vctx, x.Graph(), modelScope))
+		nn.AdamStep(vctx, loss, nn.AdamConfig{LearningRate: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2,
+			State: adamScope, Params: nn.Trainable(vctx, x.Graph(), modelScope)}, nil)
 		return loss
 	})
 }
