@@ -300,6 +300,15 @@ func configDigest(raw json.RawMessage) string {
 	return hex.EncodeToString(h[:])
 }
 
+// CheckNoBackbone returns an error when the checkpoint at dir, of a method that uses no backbone
+// (Settings.Backbone NoBackbone), records one: it was altered, or written by something else.
+func CheckNoBackbone(dir string, m Manifest) error {
+	if m.BackboneArch != "" || m.WeightsSHA256 != "" {
+		return fmt.Errorf("%q: %s checkpoint records a backbone (%s), but %s uses none", dir, m.Method, m.BackboneArch, m.Method)
+	}
+	return nil
+}
+
 // CheckBackbone returns an error unless the backbone a detector was rebuilt with for loading (arch, the
 // SHA-256 of its weights as loaded, and where they came from) is the one the checkpoint at dir was
 // fitted with: other weights give other features and other scores (for example empty Weights

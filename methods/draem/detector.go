@@ -312,8 +312,8 @@ func load(dir string) (*Detector, error) {
 	if cc.Channels != 1 && cc.Channels != 3 {
 		return nil, fmt.Errorf("%s: draem checkpoint for %d channels (want 1 or 3)", dir, cc.Channels)
 	}
-	if m.BackboneArch != "" || m.WeightsSHA256 != "" {
-		return nil, fmt.Errorf("%s: draem checkpoint records a backbone (%s), but DRAEM uses none", dir, m.BackboneArch)
+	if err := methods.CheckNoBackbone(dir, m); err != nil {
+		return nil, err
 	}
 	d, err := New(cc.Config)
 	if err != nil {

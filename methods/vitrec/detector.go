@@ -491,6 +491,9 @@ func load(dir string) (*Detector, error) {
 	if err := json.Unmarshal(m.Config, &cc); err != nil {
 		return nil, fmt.Errorf("%s: bad vitrec configuration: %v", dir, err)
 	}
+	if err := methods.CheckNoBackbone(dir, m); err != nil {
+		return nil, err
+	}
 	d, err := New(cc.Config)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
