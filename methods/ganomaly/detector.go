@@ -9,8 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
+
+	"github.com/gonomaly/gonomaly/methods/internal/trainloop"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -21,7 +22,6 @@ import (
 	"github.com/gonomaly/gonomaly/methods/anomalymap"
 	"github.com/gonomaly/gonomaly/methods/compute"
 	"github.com/gonomaly/gonomaly/methods/nn"
-	"github.com/gonomaly/gonomaly/methods/safetensors"
 )
 
 // formatVersion is the checkpoint format this package writes and reads.
@@ -344,15 +344,11 @@ func (d *Detector) save(dir string, withOptimizer bool) error {
 	if err != nil {
 		return err
 	}
-	ts := map[string]safetensors.Tensor{}
-	for v := range d.vars.IterVariables() {
-		name := v.ScopeAndName()
-		if !withOptimizer && strings.HasPrefix(name, "/adam") {
-			continue
-		}
-		t := v.MustValue()
-		ts[name] = safetensors.Tensor{DType: "F32", Shape: t.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](t)}
+	var skip []string
+	if !withOptimizer {
+		skip = []string{"/adam"}
 	}
+	ts := trainloop.Tensors(d.vars, skip...)
 	return methods.SaveCheckpoint(dir, methods.Manifest{Method: d.Name(), FormatVersion: formatVersion, Config: raw,
 		ImageH: d.cfg.ImageSize, ImageW: d.cfg.ImageSize, Channels: d.cfg.Channels}, ts)
 }
@@ -402,18 +398,8 @@ func load(dir string) (*Detector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	names := make([]string, 0, len(ts))
-	for name := range ts {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		t := ts[name]
-		scope, vname := mlctx.SplitScope(name)
-		if scope == "" || vname == "" {
-			return nil, fmt.Errorf("%s: bad tensor name %q", dir, name)
-		}
-		d.vars.InAbsPath(scope).VariableWithValue(vname, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...))
+	if err := trainloop.Restore(dir, d.vars, ts); err != nil {
+		return nil, err
 	}
 	d.epochsDone, d.History, d.resets, d.fitted, d.loaded = cc.EpochsDone, cc.History, cc.Resets, true, true
 	return d, nil

@@ -8,9 +8,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/gonomaly/gonomaly/methods/internal/trainloop"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -498,18 +499,8 @@ func load(dir string) (*Detector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	names := make([]string, 0, len(ts))
-	for name := range ts {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		t := ts[name]
-		scope, vname := mlctx.SplitScope(name)
-		if scope == "" || vname == "" {
-			return nil, fmt.Errorf("%s: bad tensor name %q", dir, name)
-		}
-		d.vars.InAbsPath(scope).VariableWithValue(vname, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...))
+	if err := trainloop.Restore(dir, d.vars, ts); err != nil {
+		return nil, err
 	}
 	d.epochsDone, d.History, d.fitted, d.loaded = cc.EpochsDone, cc.History, true, true
 	return d, nil
