@@ -25,6 +25,10 @@ type Config struct {
 	Clamp float64 `json:"clamp"`
 	// ConditionDims is the number of positional-encoding channels (paper: 128; a multiple of 4).
 	ConditionDims int `json:"condition_dims"`
+	// Unconditional, for ablation, feeds every coupling an all-zero condition instead of the positional
+	// encoding: the same decoders (the condition's weights get no gradient) modelling one density of the
+	// features wherever they sit, which is what CFLOW-AD's condition is there to avoid on objects.
+	Unconditional bool `json:"unconditional,omitempty"`
 	// MetaEpochs and SubEpochs: training runs MetaEpochs x SubEpochs passes over all fibers; the
 	// learning rate warms up over the first WarmupMetaEpochs and then follows a cosine per meta epoch
 	// (paper: 25 x 8, warm-up 2).

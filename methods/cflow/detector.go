@@ -97,8 +97,11 @@ func (d *Detector) extract(ctx context.Context, images methods.Images) ([]tapFea
 	out := make([]tapFeatures, len(ts))
 	for i, t := range ts {
 		dims := t.Shape().Dimensions
-		out[i] = tapFeatures{n: dims[0], h: dims[1], w: dims[2], c: dims[3], data: tensors.MustCopyFlatData[float32](t),
-			pos: PositionalEncoding(d.cfg.ConditionDims, dims[1], dims[2])}
+		pos := PositionalEncoding(d.cfg.ConditionDims, dims[1], dims[2])
+		if d.cfg.Unconditional {
+			clear(pos)
+		}
+		out[i] = tapFeatures{n: dims[0], h: dims[1], w: dims[2], c: dims[3], data: tensors.MustCopyFlatData[float32](t), pos: pos}
 		t.FinalizeAll()
 	}
 	return out, nil
