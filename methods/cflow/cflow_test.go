@@ -15,11 +15,11 @@ import (
 	"github.com/gonomaly/gonomaly/methods/metrics"
 )
 
-// tinyConfig trains in seconds: a seeded ResNet-18 encoder at 64 px.
+// tinyConfig trains in seconds: a seeded ResNet-18 encoder at 64 px, 4 blocks, 64-channel condition.
 func tinyConfig() Config {
 	c := CPU()
-	c.Weights = "random"
-	c.ImageSize = 64
+	c.Weights, c.Backbone = "random", "resnet18"
+	c.ImageSize, c.CouplingBlocks, c.ConditionDims = 64, 4, 64
 	c.MetaEpochs = 4
 	c.FibersPerImage = 64
 	return c
@@ -208,5 +208,48 @@ func TestFitIsReproducible(t *testing.T) {
 	}
 	if same(a, c) {
 		t.Error("Seed 1 and Seed 2 gave identical maps: the seed does not reach the decoders")
+	}
+}
+
+// TestUnconditional: on a uniform image the encoder's features are the same at every interior position,
+// so the unconditional decoder must give them one log-likelihood, while the positional condition makes
+// the conditional decoder's differ from place to place.
+func TestUnconditional(t *testing.T) {
+	ds := tinyData(t, "pill")
+	flat := datasets.NewImage(64, 64, 3)
+	for i := range flat.Pix {
+		flat.Pix[i] = 0.5
+	}
+	spread := func(unconditional bool) float64 {
+		cfg := tinyConfig()
+		cfg.MetaEpochs, cfg.Unconditional = 1, unconditional
+		d, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Fit(context.Background(), ds.Train); err != nil {
+			t.Fatal(err)
+		}
+		maps, err := d.LogLikelihoodMaps(context.Background(), methods.ImageList{flat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := maps[0][0] // layer1, 16 x 16: rows and columns 7..8 see no padding
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for y := 7; y <= 8; y++ {
+			for x := 7; x <= 8; x++ {
+				v := float64(m.Pix[y*m.W+x])
+				lo, hi = min(lo, v), max(hi, v)
+			}
+		}
+		return hi - lo
+	}
+	u, c := spread(true), spread(false)
+	t.Logf("log-likelihood spread over four interior positions of a uniform image: unconditional %.2g, conditional %.2g", u, c)
+	if u > 1e-4 {
+		t.Errorf("unconditional decoder: log-likelihood varies by %.3g across positions with identical features", u)
+	}
+	if c < 100*max(u, 1e-6) {
+		t.Errorf("conditional decoder: spread %.3g, not clearly above the unconditional %.3g", c, u)
 	}
 }
