@@ -230,3 +230,46 @@ func TestUpdateMinKernelsAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestCoveringRadiusMatchesPairwise: the SGEMM-backed search gives the radius of the direct pairwise
+// comparison, on rows with a large common offset (where ||q||² - 2q·b + ||b||² loses digits).
+func TestCoveringRadiusMatchesPairwise(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const n, dim = 900, 37
+	x := make([]float32, n*dim)
+	for i := range x {
+		x[i] = 50 + float32(r.NormFloat64())
+	}
+	for _, k := range []int{1, 10, 200, n} {
+		centers := r.Perm(n)[:k]
+		got, want := CoveringRadius(x, dim, centers), pairwiseCoveringRadius(x, dim, centers)
+		if math.Abs(float64(got-want)) > 1e-5*math.Max(1, float64(want)) {
+			t.Errorf("%d centres: covering radius %v, pairwise %v", k, got, want)
+		}
+	}
+}
+
+// BenchmarkCoveringRadius: 8,000 rows, 800 centres (10%), 1,024 dimensions; -bench Pairwise for the
+// direct comparison.
+func BenchmarkCoveringRadius(b *testing.B) {
+	x, centers := radiusBenchData()
+	for b.Loop() {
+		CoveringRadius(x, 1024, centers)
+	}
+}
+
+func BenchmarkCoveringRadiusPairwise(b *testing.B) {
+	x, centers := radiusBenchData()
+	for b.Loop() {
+		pairwiseCoveringRadius(x, 1024, centers)
+	}
+}
+
+func radiusBenchData() ([]float32, []int) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x := make([]float32, 8000*1024)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	return x, r.Perm(8000)[:800]
+}
