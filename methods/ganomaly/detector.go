@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"time"
 
 	"github.com/gonomaly/gonomaly/methods/internal/trainloop"
 
@@ -119,23 +118,18 @@ func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 	}
 	batch := min(cfg.BatchSize, n)
 	stepsPerEpoch := n / batch // one batch shape compiles once; the remainder is reshuffled in
-	total := cfg.Epochs * stepsPerEpoch
-	start := time.Now()
-	since := 0
-	for epoch := d.epochsDone; epoch < cfg.Epochs; epoch++ {
-		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch)+1))
-		order := rng.Perm(n)
-		for s := 0; s < stepsPerEpoch; s++ {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+	var order []int
+	loop := trainloop.Loop{
+		Task: "ganomaly: training", Epochs: cfg.Epochs, Steps: stepsPerEpoch, Seed: cfg.Seed,
+		EpochStart: func(_ int, rng *rand.Rand) { order = rng.Perm(n) },
+		Step: func(epoch, s int, _ *rand.Rand) (float64, map[string]float64, error) {
 			sel := make([]datasets.Image, batch)
 			for i, j := range order[s*batch : (s+1)*batch] {
 				sel[i] = imgs[j]
 			}
 			out, err := trainExec.Exec(toTensor(sel))
 			if err != nil {
-				return fmt.Errorf("ganomaly: training step: %w", err)
+				return 0, nil, fmt.Errorf("ganomaly: training step: %w", err)
 			}
 			v := make([]float64, len(out))
 			for i, o := range out {
@@ -143,40 +137,30 @@ func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 			}
 			st := Step{D: v[0], GAdv: v[1], GCon: v[2], GLat: v[3], G: v[4]}
 			if math.IsNaN(st.G) || math.IsNaN(st.D) {
-				return fmt.Errorf("ganomaly: training diverged at epoch %d step %d (loss NaN)", epoch+1, s+1)
+				return 0, nil, fmt.Errorf("ganomaly: training diverged at epoch %d step %d (loss NaN)", epoch+1, s+1)
 			}
 			if st.D < cfg.ResetBelow {
 				d.resetDiscriminator()
 				st.Reset = true
 			}
 			d.History = append(d.History, st)
-			done := epoch*stepsPerEpoch + s + 1
-			metrics := map[string]float64{"loss_d": st.D, "loss_g": st.G, "epoch": float64(epoch + 1)}
-			if el := time.Since(start).Seconds(); el > 0 {
-				metrics["step/s"] = float64(done-d.epochsDone*stepsPerEpoch) / el
+			return st.G, map[string]float64{"loss_d": st.D, "loss_g": st.G}, nil
+		},
+		CheckpointEvery: cfg.CheckpointEvery, EpochsDone: &d.epochsDone,
+		EpochEnd: func(epochs int) error {
+			d.fitted = true // OnEpoch may predict
+			if d.OnEpoch != nil {
+				return d.OnEpoch(epochs)
 			}
-			methods.ReportProgress(ctx, methods.Event{Task: "ganomaly: training", Done: done, Total: total,
-				Metrics: metrics, Elapsed: time.Since(start)})
-			since++
-		}
-		d.epochsDone = epoch + 1
-		d.fitted = true
-		if cfg.CheckpointDir != "" && (since >= max(cfg.CheckpointEvery, 1) || d.epochsDone == cfg.Epochs) {
-			if err := d.save(cfg.CheckpointDir, true); err != nil {
-				return err
-			}
-			since = 0
-		}
-		if d.OnEpoch != nil {
-			if err := d.OnEpoch(d.epochsDone); err != nil {
-				return err
-			}
-		}
+			return nil
+		},
 	}
-	methods.ReportProgress(ctx, methods.Event{Task: "ganomaly: training", Done: total, Total: total,
-		Finished: true, Elapsed: time.Since(start)})
-	d.fitted = true
-	return nil
+	if cfg.CheckpointDir != "" {
+		loop.Checkpoint = func() error { return d.save(cfg.CheckpointDir, true) }
+	}
+	err = loop.Run(ctx)
+	d.fitted = d.epochsDone > 0
+	return err
 }
 
 // newTrainExec compiles one training step: both networks' losses and both Adam updates, returning

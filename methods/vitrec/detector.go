@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/gonomaly/gonomaly/methods/internal/trainloop"
 
@@ -143,19 +142,14 @@ func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 	}
 	batch := min(cfg.BatchSize, n)
 	stepsPerEpoch := n / batch
-	total := cfg.Epochs * stepsPerEpoch
 	g := cfg.grid()
 	t := g * g
 	masked := max(t/cfg.MaskGroups, 1)
-	start := time.Now()
-	since := 0
-	for epoch := d.epochsDone; epoch < cfg.Epochs; epoch++ {
-		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch)+1))
-		order := rng.Perm(n)
-		for s := 0; s < stepsPerEpoch; s++ {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+	var order []int
+	loop := trainloop.Loop{
+		Task: "vitrec: training", Epochs: cfg.Epochs, Steps: stepsPerEpoch, Seed: cfg.Seed,
+		EpochStart: func(_ int, rng *rand.Rand) { order = rng.Perm(n) },
+		Step: func(epoch, s int, rng *rand.Rand) (float64, map[string]float64, error) {
 			sel := make([]datasets.Image, batch)
 			for i, j := range order[s*batch : (s+1)*batch] {
 				sel[i] = imgs[j]
@@ -176,40 +170,30 @@ func (d *Detector) Fit(ctx context.Context, train methods.Images) error {
 			out, err := trainExec.Exec(toTensor(sel), tensors.FromFlatDataAndDimensions(mask, batch, t),
 				tensors.FromFlatDataAndDimensions(weight, batch, t))
 			if err != nil {
-				return fmt.Errorf("vitrec: training step: %w", err)
+				return 0, nil, fmt.Errorf("vitrec: training step: %w", err)
 			}
 			loss := float64(tensors.ToScalar[float32](out[0]))
 			if math.IsNaN(loss) {
-				return fmt.Errorf("vitrec: training diverged at epoch %d step %d (loss NaN)", epoch+1, s+1)
+				return 0, nil, fmt.Errorf("vitrec: training diverged at epoch %d step %d (loss NaN)", epoch+1, s+1)
 			}
 			d.History = append(d.History, loss)
-			done := epoch*stepsPerEpoch + s + 1
-			metrics := map[string]float64{"loss": loss, "epoch": float64(epoch + 1)}
-			if el := time.Since(start).Seconds(); el > 0 {
-				metrics["step/s"] = float64(done-d.epochsDone*stepsPerEpoch) / el
+			return loss, nil, nil
+		},
+		CheckpointEvery: cfg.CheckpointEvery, EpochsDone: &d.epochsDone,
+		EpochEnd: func(epochs int) error {
+			d.fitted = true // OnEpoch may predict
+			if d.OnEpoch != nil {
+				return d.OnEpoch(epochs)
 			}
-			methods.ReportProgress(ctx, methods.Event{Task: "vitrec: training", Done: done, Total: total,
-				Metrics: metrics, Elapsed: time.Since(start)})
-			since++
-		}
-		d.epochsDone = epoch + 1
-		d.fitted = true
-		if cfg.CheckpointDir != "" && (since >= max(cfg.CheckpointEvery, 1) || d.epochsDone == cfg.Epochs) {
-			if err := d.save(cfg.CheckpointDir, true); err != nil {
-				return err
-			}
-			since = 0
-		}
-		if d.OnEpoch != nil {
-			if err := d.OnEpoch(d.epochsDone); err != nil {
-				return err
-			}
-		}
+			return nil
+		},
 	}
-	methods.ReportProgress(ctx, methods.Event{Task: "vitrec: training", Done: total, Total: total,
-		Finished: true, Elapsed: time.Since(start)})
-	d.fitted = true
-	return nil
+	if cfg.CheckpointDir != "" {
+		loop.Checkpoint = func() error { return d.save(cfg.CheckpointDir, true) }
+	}
+	err = loop.Run(ctx)
+	d.fitted = d.epochsDone > 0
+	return err
 }
 
 // newTrainExec compiles one training step (inputs: images, token mask, loss weights; output: loss).

@@ -90,9 +90,13 @@ type Loop struct {
 	// epoch, with EpochsDone and History already updated.
 	Checkpoint      func() error
 	CheckpointEvery int
-	// EpochsDone and History are updated after every epoch: finished epochs and mean losses.
+	// EpochsDone and History are updated after every epoch: finished epochs and mean losses. History
+	// may be nil, for methods that record their own (per step).
 	EpochsDone *int
 	History    *[]float64
+	// EpochEnd, when set, is called after each epoch (and its checkpoint) with the number of epochs
+	// done; its error stops the loop.
+	EpochEnd func(epochsDone int) error
 }
 
 // Run trains from *EpochsDone to Epochs.
@@ -127,13 +131,20 @@ func (l Loop) Run(ctx context.Context) error {
 			methods.ReportProgress(ctx, methods.Event{Task: l.Task, Done: done, Total: total, Metrics: m, Elapsed: time.Since(start)})
 			since++
 		}
-		*l.History = append(*l.History, sum/float64(l.Steps))
+		if l.History != nil {
+			*l.History = append(*l.History, sum/float64(l.Steps))
+		}
 		*l.EpochsDone = epoch + 1
 		if l.Checkpoint != nil && (since >= max(l.CheckpointEvery, 1) || epoch+1 == l.Epochs) {
 			if err := l.Checkpoint(); err != nil {
 				return err
 			}
 			since = 0
+		}
+		if l.EpochEnd != nil {
+			if err := l.EpochEnd(epoch + 1); err != nil {
+				return err
+			}
 		}
 	}
 	methods.ReportProgress(ctx, methods.Event{Task: l.Task, Done: total, Total: total, Finished: true, Elapsed: time.Since(start)})
