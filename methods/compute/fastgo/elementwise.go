@@ -354,19 +354,9 @@ func arith[T number](op backends.OpType, isFloat bool) func(x, y T) T {
 		}
 		return func(x, y T) T { return x / y }
 	case backends.OpTypeMax:
-		return func(x, y T) T {
-			if x != x || x >= y { // NaN wins, as in XLA
-				return x
-			}
-			return y
-		}
+		return func(x, y T) T { return max(x, y) } // NaN wins, as in XLA
 	case backends.OpTypeMin:
-		return func(x, y T) T {
-			if x != x || x <= y {
-				return x
-			}
-			return y
-		}
+		return func(x, y T) T { return min(x, y) }
 	}
 	return nil
 }

@@ -38,6 +38,9 @@ type step struct {
 // fusedChains counts the fused kernels compiled (tests check that fusion happens).
 var fusedChains atomic.Int64
 
+// specialKernels counts the patterns compiled into a kernel of their own (tests check that they are found).
+var specialKernels atomic.Int64
+
 // multiKernel computes the outputs of a multi-output operation into outs (allocated by the executor).
 type multiKernel func(ins []tensor, outs []tensor)
 
@@ -107,8 +110,12 @@ func newExecutable(b *Builder, outs []*Node) (*Executable, error) {
 		switch {
 		case !n.shape.Ok():
 			s.multi, s.outs, err = lowerMulti(n, b.nodes)
+		case fusion.special[n.id] != nil:
+			s.run = fusion.special[n.id].run
+			specialKernels.Add(1)
+			inputs = fusion.special[n.id].leaves
 		case fusion.program[n.id] != nil:
-			s.run = fusedKernel(fusion.program[n.id], fusion.leaves[n.id])
+			s.run = fusedKernel(fusion.program[n.id], fusion.leaves[n.id], fusion.inners[n.id])
 			fusedChains.Add(1)
 			inputs = fusion.leaves[n.id]
 		default:

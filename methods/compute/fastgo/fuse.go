@@ -2,6 +2,7 @@ package fastgo
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -51,9 +52,11 @@ func fusible(n *Node) bool {
 
 // fusionPlan marks the nodes computed inside another node's fused kernel.
 type fusionPlan struct {
-	internal map[int]bool    // node id -> computed inside its consumer's kernel (no buffer of its own)
-	program  map[int][]*Node // root id -> the chain's nodes in creation order, root last
-	leaves   map[int][]*Node // root id -> the chain's inputs from outside
+	internal map[int]bool     // node id -> computed inside its consumer's kernel (no buffer of its own)
+	program  map[int][]*Node  // root id -> the chain's nodes in creation order, root last
+	leaves   map[int][]*Node  // root id -> the chain's inputs from outside
+	inners   map[int][]int    // root id -> per leaf: 0, or the run length of a periodic broadcast read in place
+	special  map[int]*special // node id -> a pattern computed by a kernel of its own (columns.go)
 }
 
 func planFusion(nodes []*Node, outs []*Node) fusionPlan {
@@ -69,7 +72,7 @@ func planFusion(nodes []*Node, outs []*Node) fusionPlan {
 	for _, o := range outs {
 		isOut[o.id] = true
 	}
-	p := fusionPlan{internal: map[int]bool{}, program: map[int][]*Node{}, leaves: map[int][]*Node{}}
+	p := fusionPlan{internal: map[int]bool{}, program: map[int][]*Node{}, leaves: map[int][]*Node{}, inners: map[int][]int{}}
 	for _, n := range nodes {
 		c := consumer[n.id]
 		if uses[n.id] == 1 && !isOut[n.id] && c != nil && fusible(n) && fusible(c) &&
@@ -77,14 +80,15 @@ func planFusion(nodes []*Node, outs []*Node) fusionPlan {
 			p.internal[n.id] = true
 		}
 	}
-	absorbed := map[int]int{} // broadcast-of-a-single-value node id -> uses read as a scalar instead
+	absorbed := map[int]int{} // broadcast node id -> uses that read its source in place instead
 	for _, n := range nodes {
 		if p.internal[n.id] || !fusible(n) {
 			continue
 		}
 		var prog, leaves []*Node
+		var inners []int
 		var absorbedHere []*Node
-		seenLeaf := map[int]bool{}
+		seenLeaf := map[[2]int]bool{}
 		var walk func(m *Node)
 		walk = func(m *Node) {
 			for _, in := range m.inputs {
@@ -92,13 +96,15 @@ func planFusion(nodes []*Node, outs []*Node) fusionPlan {
 					walk(in)
 					continue
 				}
-				if src := broadcastScalar(in); src != nil && !isOut[in.id] {
+				inner := 0
+				if src, k := absorbedBroadcast(in); src != nil && !isOut[in.id] {
 					absorbedHere = append(absorbedHere, in)
-					in = src // read the single value, not its broadcast copy
+					in, inner = src, k // read the values it repeats, not its broadcast copy
 				}
-				if !seenLeaf[in.id] {
-					seenLeaf[in.id] = true
+				if !seenLeaf[[2]int{in.id, inner}] {
+					seenLeaf[[2]int{in.id, inner}] = true
 					leaves = append(leaves, in)
+					inners = append(inners, inner)
 				}
 			}
 			prog = append(prog, m)
@@ -107,6 +113,7 @@ func planFusion(nodes []*Node, outs []*Node) fusionPlan {
 		if len(prog) > 1 || len(absorbedHere) > 0 {
 			p.program[n.id] = prog
 			p.leaves[n.id] = leaves
+			p.inners[n.id] = inners
 			for _, b := range absorbedHere {
 				absorbed[b.id]++
 			}
@@ -116,6 +123,12 @@ func planFusion(nodes []*Node, outs []*Node) fusionPlan {
 	for id, k := range absorbed {
 		if k == uses[id] {
 			p.internal[id] = true
+		}
+	}
+	p.special = planColumns(nodes, uses, isOut)
+	for _, sp := range p.special {
+		for _, m := range sp.internal {
+			p.internal[m.id] = true
 		}
 	}
 	return p
@@ -129,12 +142,100 @@ func broadcastScalar(n *Node) *Node {
 	return nil
 }
 
-// fusedKernel compiles a chain into one kernel reading the leaves (in order) and writing the root.
-func fusedKernel(prog, leaves []*Node) kernel {
-	if prog[len(prog)-1].shape.DType == dtypes.Float64 {
-		return fusedKernelOf[float64](prog, leaves)
+// broadcastPeriodic returns the tensor a BroadcastInDim repeats and the run length of each of its
+// values, when the broadcast read in order is that tensor's values in order, each repeated inner times,
+// the whole repeated: out[i] = src[(i/inner) % size(src)]. Biases are broadcast so: [C] over the rows
+// of [N, C] (inner 1), or over the channels of [N, C, H, W] (inner H·W). A fused chain reads src in
+// place of the broadcast, which is then never materialised.
+func broadcastPeriodic(n *Node) (*Node, int) {
+	if n.op != backends.OpTypeBroadcastInDim {
+		return nil, 0
 	}
-	return fusedKernelOf[float32](prog, leaves)
+	in := n.inputs[0]
+	size := in.shape.Size()
+	if in.shape.DType != n.shape.DType || size <= 1 || size == n.shape.Size() {
+		return nil, 0
+	}
+	axes := n.args[2].([]int)
+	first, last := -1, -1
+	for i, d := range in.shape.Dimensions {
+		if d == 1 {
+			continue
+		}
+		if axes[i] <= last || n.shape.Dimensions[axes[i]] != d {
+			return nil, 0
+		}
+		if first < 0 {
+			first = axes[i]
+		}
+		last = axes[i]
+	}
+	span := 1
+	for _, d := range n.shape.Dimensions[first : last+1] {
+		span *= d
+	}
+	if span != size { // another axis between them is broadcast
+		return nil, 0
+	}
+	inner := 1
+	for _, d := range n.shape.Dimensions[last+1:] {
+		inner *= d
+	}
+	return in, inner
+}
+
+// absorbedBroadcast returns what a fused chain reads instead of broadcast n: the single value it
+// repeats (inner 0), or its periodic source and run length; nil when n is not such a broadcast.
+func absorbedBroadcast(n *Node) (*Node, int) {
+	if src := broadcastScalar(n); src != nil {
+		return src, 0
+	}
+	return broadcastPeriodic(n)
+}
+
+// fillPeriodic writes src's values, each repeated inner times and the whole repeated, into dst, starting
+// at position lo of that sequence.
+func fillPeriodic[T any](dst, src []T, lo, inner int) {
+	p := len(src)
+	if inner == 1 {
+		start := lo % p
+		for j := 0; j < len(dst); {
+			j += copy(dst[j:], src[start:])
+			start = 0
+		}
+		return
+	}
+	q, r := (lo/inner)%p, lo%inner
+	for j := 0; j < len(dst); {
+		run := min(inner-r, len(dst)-j)
+		v := src[q]
+		for i := j; i < j+run; i++ {
+			dst[i] = v
+		}
+		j += run
+		r = 0
+		if q++; q == p {
+			q = 0
+		}
+	}
+}
+
+// periodicChains counts the fused kernels that read a broadcast's source in place (tests check it happens).
+var periodicChains atomic.Int64
+
+// fusedKernel compiles a chain into one kernel reading the leaves (in order; inners says which are
+// periodic broadcast sources) and writing the root.
+func fusedKernel(prog, leaves []*Node, inners []int) kernel {
+	for _, inner := range inners {
+		if inner > 0 {
+			periodicChains.Add(1)
+			break
+		}
+	}
+	if prog[len(prog)-1].shape.DType == dtypes.Float64 {
+		return fusedKernelOf[float64](prog, leaves, inners)
+	}
+	return fusedKernelOf[float32](prog, leaves, inners)
 }
 
 type fusedStep[T float] struct {
@@ -144,10 +245,10 @@ type fusedStep[T float] struct {
 	pow   bool
 }
 
-func fusedKernelOf[T float](prog, leaves []*Node) kernel {
-	slot := map[int]int{}
+func fusedKernelOf[T float](prog, leaves []*Node, inners []int) kernel {
+	slot := map[[2]int]int{}
 	for i, l := range leaves {
-		slot[l.id] = i
+		slot[[2]int{l.id, inners[i]}] = i
 	}
 	steps := make([]fusedStep[T], len(prog))
 	for k, n := range prog {
@@ -156,9 +257,9 @@ func fusedKernelOf[T float](prog, leaves []*Node) kernel {
 			s.unary = unaryFunc[T](n.op)
 		}
 		for _, in := range n.inputs {
-			k, ok := slot[in.id]
-			if src := broadcastScalar(in); !ok && src != nil { // an absorbed broadcast: read the value it repeats
-				k, ok = slot[src.id]
+			k, ok := slot[[2]int{in.id, 0}]
+			if src, inner := absorbedBroadcast(in); !ok && src != nil { // an absorbed broadcast: read what it repeats
+				k, ok = slot[[2]int{src.id, inner}]
 			}
 			if !ok {
 				panic("fastgo: fused chain input without a slot")
@@ -166,7 +267,7 @@ func fusedKernelOf[T float](prog, leaves []*Node) kernel {
 			s.args = append(s.args, k)
 		}
 		steps[k] = s
-		slot[n.id] = len(leaves) + k
+		slot[[2]int{n.id, 0}] = len(leaves) + k
 	}
 	nl := len(leaves)
 	return func(ins []tensor, out tensor) {
@@ -182,8 +283,19 @@ func fusedKernelOf[T float](prog, leaves []*Node) kernel {
 			for k := range tmp[:len(steps)-1] {
 				tmp[k] = make([]T, fusedChunk)
 			}
+			periodic := make([][]T, nl)
+			for i, inner := range inners {
+				if inner > 0 {
+					periodic[i] = make([]T, fusedChunk)
+				}
+			}
 			view := func(s, lo, hi int) ([]T, int) {
 				if s < nl {
+					if inners[s] > 0 {
+						buf := periodic[s][:hi-lo]
+						fillPeriodic(buf, src[s], lo, inners[s])
+						return buf, 1
+					}
 					if len(src[s]) == 1 {
 						return src[s], 0
 					}

@@ -67,9 +67,10 @@ func copyStrided[W any](dst []W, dstBase int, dstStrides []int, src []W, srcBase
 	outer := dims[0]
 	grain := max(1, elementGrain/max(1, total/outer))
 	parallelFor(outer, grain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			copyBox(dst, dstBase+i*dstStrides[0], dstStrides[1:], src, srcBase+i*srcStrides[0], srcStrides[1:], dims[1:])
-		}
+		// Each worker copies a block of whole outer rows, so that copyBox still sees a 2-D transpose
+		// whole and tiles it (row by row, a transpose reads one element per cache line).
+		block := append([]int{hi - lo}, dims[1:]...)
+		copyBox(dst, dstBase+lo*dstStrides[0], dstStrides, src, srcBase+lo*srcStrides[0], srcStrides, block)
 	})
 }
 
@@ -291,6 +292,15 @@ func lowerGather(n *Node) (kernel, error) {
 	if !isIntDType(n.inputs[1].shape.DType) {
 		return nil, unsupportedf("Gather with %s indices", n.inputs[1].shape.DType)
 	}
+	p := newGatherPlan(n)
+	g := func(run func(ins []tensor, out tensor, p *gatherPlan)) kernel {
+		return func(ins []tensor, out tensor) { run(ins, out, p) }
+	}
+	return byWidth(n.shape.DType, g(gather[uint8]), g(gather[uint16]), g(gather[uint32]), g(gather[uint64]))
+}
+
+// newGatherPlan resolves a Gather node's attributes against its shapes.
+func newGatherPlan(n *Node) *gatherPlan {
 	p := &gatherPlan{operand: n.inputs[0].shape, indices: n.inputs[1].shape, out: n.shape,
 		indexVectorAxis: n.args[2].(int), offsetOutputAxes: n.args[3].([]int),
 		startIndexMap: n.args[5].([]int), sliceSizes: n.args[6].([]int)}
@@ -313,10 +323,7 @@ func lowerGather(n *Node) (kernel, error) {
 		}
 	}
 	p.rows = p.isRowGather()
-	g := func(run func(ins []tensor, out tensor, p *gatherPlan)) kernel {
-		return func(ins []tensor, out tensor) { run(ins, out, p) }
-	}
-	return byWidth(n.shape.DType, g(gather[uint8]), g(gather[uint16]), g(gather[uint32]), g(gather[uint64]))
+	return p
 }
 
 // isRowGather reports whether the gather takes whole rows of a 2-D operand by one index each (the
@@ -451,11 +458,7 @@ func scatterKernel[T number](n *Node) kernel {
 	for i, a := range updateWindowAxes {
 		box[i] = updShape.Dimensions[a]
 	}
-	// The col2im pattern: whole rows of a 2-D operand, one index each.
-	rowScatter := opShape.Rank() == 2 && len(toOperand) == 1 && toOperand[0] == 0 && inserted[0] && !inserted[1] &&
-		indexVectorAxis == idxShape.Rank()-1 && idxShape.Dimensions[indexVectorAxis] == 1 &&
-		len(updateWindowAxes) == 1 && updateWindowAxes[0] == updShape.Rank()-1 &&
-		updShape.Dimensions[updShape.Rank()-1] == opShape.Dimensions[1]
+	rowScatter := isRowScatter(n)
 	return func(ins []tensor, out tensor) {
 		o := out.data.([]T)
 		copy(o, ins[0].data.([]T))
@@ -532,4 +535,16 @@ func addBox[T number](o []T, oOff int, oAxes, oSt []int, u []T, uOff int, uAxes,
 	for j := 0; j < box[0]; j++ {
 		addBox(o, oOff+j*oSt[oAxes[0]], oAxes[1:], oSt, u, uOff+j*uSt[uAxes[0]], uAxes[1:], uSt, box[1:])
 	}
+}
+
+// isRowScatter reports whether a ScatterSum adds whole rows of a 2-D operand by one index each (the
+// col2im pattern, and the gradient of a row gather): operand [R, C], indices [..., 1], updates [..., C].
+func isRowScatter(n *Node) bool {
+	opShape, idxShape, updShape := n.inputs[0].shape, n.inputs[1].shape, n.inputs[2].shape
+	indexVectorAxis, updateWindowAxes := n.args[3].(int), n.args[4].([]int)
+	inserted, toOperand := n.args[5].([]int), n.args[6].([]int)
+	return opShape.Rank() == 2 && len(toOperand) == 1 && toOperand[0] == 0 && len(inserted) == 1 && inserted[0] == 0 &&
+		indexVectorAxis == idxShape.Rank()-1 && idxShape.Dimensions[indexVectorAxis] == 1 &&
+		len(updateWindowAxes) == 1 && updateWindowAxes[0] == updShape.Rank()-1 &&
+		updShape.Dimensions[updShape.Rank()-1] == opShape.Dimensions[1]
 }

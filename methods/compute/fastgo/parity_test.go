@@ -250,6 +250,13 @@ func TestLargeTransposeParity(t *testing.T) {
 	parity(t, "large transpose", 0, func(in []*Node) []*Node {
 		return []*Node{TransposeAllDims(in[0], 0, 2, 1), TransposeAllDims(in[0], 2, 1, 0), TransposeAllDims(in[0], 1, 0, 2)}
 	}, x)
+	// 2-D, split over the cores in blocks of rows (each block tiled), and a block narrower than a tile.
+	for _, dims := range [][]int{{2000, 70}, {70, 2000}, {4097, 33}, {33, 31}} {
+		x := randTensor(rng, dtypes.Float32, dims...)
+		parity(t, fmt.Sprintf("transpose %v", dims), 0, func(in []*Node) []*Node {
+			return []*Node{Transpose(in[0], 0, 1), Transpose(Neg(in[0]), 0, 1)}
+		}, x)
+	}
 }
 
 func TestGatherScatterParity(t *testing.T) {
@@ -425,5 +432,70 @@ func TestFusedChains(t *testing.T) {
 			decayed := Sub(p2, Mul(lr, Add(p2, lrOut)))
 			return []*Node{p2, m2, v2, act, Pow(Abs(p2), AddScalar(Abs(g), 0.5)), decayed, lrOut, Mul(lr, g)}
 		}, p, g, m, v)
+	}
+}
+
+// TestColumnPatterns: columns of x selected as Transpose(Gather(Transpose(x))) (as methods/flow does) and
+// their gradient, which fastgo runs as one kernel each, against the pure-Go backend: contiguous runs,
+// permutations with repeats, gather indices out of range (clamped), and an inner
+// transpose used twice (which must keep the op-by-op path).
+func TestColumnPatterns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	before := fastgo.SpecialKernels()
+	cols := func(x *Node, idx ...int32) *Node {
+		c := Const(x.Graph(), tensors.FromFlatDataAndDimensions(idx, len(idx), 1))
+		return Transpose(Gather(Transpose(x, 0, 1), c), 0, 1)
+	}
+	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64, dtypes.Int32} {
+		x := randTensor(rng, dt, 70, 9)
+		parity(t, "columns/"+dt.String(), 0, func(in []*Node) []*Node {
+			x := in[0]
+			shared := Transpose(x, 0, 1)
+			twice := Gather(shared, Const(x.Graph(), [][]int32{{1}, {3}}))
+			return []*Node{cols(x, 2, 3, 4, 5), cols(x, 8, 0, 3, 3, 1), cols(x, -2, 11, 4), Transpose(twice, 0, 1), Neg(shared)}
+		}, x)
+	}
+	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
+		x, w := randTensor(rng, dt, 70, 9), randTensor(rng, dt, 70, 5)
+		parity(t, "column gradients/"+dt.String(), 1e-12, func(in []*Node) []*Node {
+			x, w := in[0], in[1]
+			// Two selections of the same x (a coupling's halves): their gradients add.
+			y := Add(cols(x, 0, 1, 2, 3, 4), Mul(cols(x, 8, 2, 2, 7, 5), cols(x, 4, 5, 6, 7, 8)))
+			loss := ReduceAllSum(Mul(y, w))
+			// Scatter into a real operand, not zeros: transposed then added to.
+			op := Transpose(MulScalar(x, 3), 0, 1)
+			upd := Transpose(w, 0, 1)
+			c := Const(x.Graph(), [][]int32{{1}, {0}, {8}, {1}, {6}}) // simplego panics out of range
+			scattered := Transpose(ScatterSum(op, c, upd, false, false), 0, 1)
+			return append(Gradient(loss, x), scattered)
+		}, x, w)
+	}
+	if n := fastgo.SpecialKernels() - before; n < 12 {
+		t.Errorf("%d column patterns ran as one kernel, want at least 12", n)
+	}
+}
+
+// TestPeriodicBroadcasts: biases broadcast over rows ([C] -> [N, C]) and channels ([C] -> [N, C, H, W]),
+// read in place by fused chains, with periods and run lengths that do not divide the chunk; and
+// broadcasts that must still be materialised (a middle axis broadcast, an output).
+func TestPeriodicBroadcasts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	before := fastgo.PeriodicChains()
+	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
+		x, img := randTensor(rng, dt, 300, 7), randTensor(rng, dt, 3, 7, 13, 11)
+		bias, b3 := randTensor(rng, dt, 7), randTensor(rng, dt, 3, 1, 11)
+		parity(t, "periodic/"+dt.String(), 1e-6, func(in []*Node) []*Node {
+			x, img, bias, b3 := in[0], in[1], in[2], in[3]
+			rows := BroadcastToDims(Reshape(bias, 1, 7), 300, 7)
+			channels := BroadcastToDims(Reshape(bias, 1, 7, 1, 1), 3, 7, 13, 11)
+			middle := BroadcastToDims(Reshape(b3, 3, 1, 1, 11), 3, 7, 13, 11) // not periodic: materialised
+			relu := Max(Add(x, rows), ScalarZero(x.Graph(), dt))
+			bn := Mul(Sub(img, channels), AddScalar(channels, 3))
+			out := BroadcastToDims(Reshape(bias, 1, 7), 300, 7) // an output: materialised, read as a tensor
+			return []*Node{relu, bn, Add(img, middle), Mul(x, out), out}
+		}, x, img, bias, b3)
+	}
+	if n := fastgo.PeriodicChains() - before; n < 4 {
+		t.Errorf("%d fused chains read a periodic broadcast in place, want at least 4", n)
 	}
 }
