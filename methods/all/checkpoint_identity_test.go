@@ -73,8 +73,27 @@ func TestCheckpointRefusesOtherWeights(t *testing.T) {
 			if err := d.Save(dir); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := methods.Load(dir); err != nil {
+			loaded, err := methods.Load(dir)
+			if err != nil {
 				t.Fatalf("the unaltered checkpoint: %v", err)
+			}
+			// The loaded detector has the recipe of a freshly built one (notebooks reuse a fit only then),
+			// and not that of one built with any setting changed.
+			again, err := methods.Build(e.Name, methods.PresetCPU, tiny)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := methods.Build(e.Name, methods.PresetCPU, func(s *methods.Settings) { tiny(s); s.Seed++ })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !methods.SameRecipe(loaded, again) || !methods.SameRecipe(d, loaded) {
+				a, _ := methods.Recipe(loaded)
+				b, _ := methods.Recipe(again)
+				t.Errorf("SameRecipe(loaded, rebuilt) = false:\n loaded  %s\n rebuilt %s", a, b)
+			}
+			if methods.SameRecipe(loaded, other) {
+				t.Errorf("SameRecipe with another seed = true")
 			}
 			path := filepath.Join(dir, methods.ManifestFile)
 			orig, _ := os.ReadFile(path)
