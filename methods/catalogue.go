@@ -65,6 +65,11 @@ type Entry struct {
 	// (nil: the preset as it is): how tests, benchmarks and notebooks set the image size, the weights,
 	// the seeds or the feature batch of any method without knowing its Config. The contract requires it.
 	Build func(preset string, edit func(*Settings)) (Detector, error)
+	// Configure is Build with a JSON object laid over the preset's whole configuration first: the shared
+	// Settings fields and the method's own (epochs, learning rate...), by their JSON names; an unknown
+	// name is an error listing the known ones. Configurable makes Build and Configure together; nil when
+	// the method offers only Build (Configure then falls back to the shared Settings).
+	Configure func(preset string, raw []byte, edit func(*Settings)) (Detector, error)
 	// Load rebuilds a fitted detector from a checkpoint directory whose manifest was already checked
 	// to belong to this method.
 	Load func(dir string, m Manifest) (Detector, error)
@@ -163,6 +168,33 @@ func Build(name, preset string, edit func(*Settings)) (Detector, error) {
 		return nil, fmt.Errorf("methods: %s does not register Build (the Settings contract)", e.Name)
 	}
 	return e.Build(preset, edit)
+}
+
+// Configure builds an unfitted detector of the named method from a preset with the JSON object raw laid
+// over its whole configuration (see Entry.Configure), then edit applied to the shared Settings. Methods
+// registered without Configure accept only the shared Settings fields in raw.
+func Configure(name, preset string, raw []byte, edit func(*Settings)) (Detector, error) {
+	e, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(e.Presets, preset) {
+		return nil, fmt.Errorf("methods: %s has no preset %q (presets: %s)", e.Name, preset, strings.Join(e.Presets, ", "))
+	}
+	if e.Configure != nil {
+		return e.Configure(preset, raw, edit)
+	}
+	var cfgErr error
+	d, err := Build(name, preset, func(s *Settings) {
+		cfgErr = decodeOver(s, raw)
+		if edit != nil {
+			edit(s)
+		}
+	})
+	if cfgErr != nil {
+		return nil, cfgErr
+	}
+	return d, err
 }
 
 // Load reads a checkpoint directory written by a Detector's Save and rebuilds the detector, whichever

@@ -1,10 +1,13 @@
 package ae
 
 import (
-	"fmt"
-
 	"github.com/gonomaly/gonomaly/methods"
 )
+
+// catalogueBuild and catalogueConfigure are the catalogue's Build and Configure of this method.
+var catalogueBuild, catalogueConfigure = methods.Configurable(methods.StandardPresets("ae", Paper, CPU),
+	func(c *Config) *methods.Settings { return &c.Settings },
+	func(c Config) (methods.Detector, error) { return New(c) })
 
 func init() {
 	methods.Register(methods.Entry{
@@ -17,22 +20,9 @@ func init() {
 		},
 		Summary: "A convolutional autoencoder trained on normal images cannot reproduce what it never saw: the residual (per-pixel, SSIM or in a backbone's features) marks the defect.",
 		Trains:  true, NeedsPretrained: false,
-		Presets: []string{methods.PresetPaper, methods.PresetCPU},
-		Build: func(p string, edit func(*methods.Settings)) (methods.Detector, error) {
-			var cfg Config
-			switch p {
-			case methods.PresetPaper:
-				cfg = Paper()
-			case methods.PresetCPU:
-				cfg = CPU()
-			default:
-				return nil, fmt.Errorf("ae: unknown preset %q", p)
-			}
-			if edit != nil {
-				edit(&cfg.Settings)
-			}
-			return New(cfg)
-		},
-		Load: func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir) },
+		Presets:   []string{methods.PresetPaper, methods.PresetCPU},
+		Build:     catalogueBuild,
+		Configure: catalogueConfigure,
+		Load:      func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir) },
 	})
 }

@@ -2,6 +2,11 @@ package cflow
 
 import "github.com/gonomaly/gonomaly/methods"
 
+// catalogueBuild and catalogueConfigure are the catalogue's Build and Configure of this method.
+var catalogueBuild, catalogueConfigure = methods.Configurable(presetConfig,
+	func(c *Config) *methods.Settings { return &c.Settings },
+	func(c Config) (methods.Detector, error) { return New(c) })
+
 func init() {
 	methods.Register(methods.Entry{
 		Name: Name, Display: "CFLOW-AD", Family: methods.DistributionMap,
@@ -12,17 +17,9 @@ func init() {
 		},
 		Summary: "Conditional normalizing flows, one per encoder scale and conditioned on position, give every feature vector a likelihood; unlikely is anomalous.",
 		Trains:  true, NeedsPretrained: true,
-		Presets: []string{methods.PresetPaper, methods.PresetCPU},
-		Build: func(preset string, edit func(*methods.Settings)) (methods.Detector, error) {
-			cfg, err := presetConfig(preset)
-			if err != nil {
-				return nil, err
-			}
-			if edit != nil {
-				edit(&cfg.Settings)
-			}
-			return New(cfg)
-		},
-		Load: func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir) },
+		Presets:   []string{methods.PresetPaper, methods.PresetCPU},
+		Build:     catalogueBuild,
+		Configure: catalogueConfigure,
+		Load:      func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir) },
 	})
 }

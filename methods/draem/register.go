@@ -1,10 +1,13 @@
 package draem
 
 import (
-	"fmt"
-
 	"github.com/gonomaly/gonomaly/methods"
 )
+
+// catalogueBuild and catalogueConfigure are the catalogue's Build and Configure of this method.
+var catalogueBuild, catalogueConfigure = methods.Configurable(methods.StandardPresets("draem", Paper, CPU),
+	func(c *Config) *methods.Settings { return &c.Settings },
+	func(c Config) (methods.Detector, error) { return New(c) })
 
 func init() {
 	methods.Register(methods.Entry{
@@ -16,22 +19,9 @@ func init() {
 		},
 		Summary: "Reconstruction alone also restores defects; DRAEM pastes synthetic anomalies, learns to undo them and trains a second network to segment where image and reconstruction disagree.",
 		Trains:  true, NeedsPretrained: false,
-		Presets: []string{methods.PresetPaper, methods.PresetCPU},
-		Build: func(p string, edit func(*methods.Settings)) (methods.Detector, error) {
-			var cfg Config
-			switch p {
-			case methods.PresetPaper:
-				cfg = Paper()
-			case methods.PresetCPU:
-				cfg = CPU()
-			default:
-				return nil, fmt.Errorf("draem: unknown preset %q", p)
-			}
-			if edit != nil {
-				edit(&cfg.Settings)
-			}
-			return New(cfg)
-		},
-		Load: func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir) },
+		Presets:   []string{methods.PresetPaper, methods.PresetCPU},
+		Build:     catalogueBuild,
+		Configure: catalogueConfigure,
+		Load:      func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir) },
 	})
 }

@@ -37,7 +37,8 @@ type BenchOptions struct {
 	// Data is "synth" (every synthetic category), "synth:carpet,pill" (some), an MVTec-layout root
 	// folder holding categories, or one category folder.
 	Data string
-	// Preset, Config and Edit build each method as in FitOptions.
+	// Preset, Config and Edit build each method as in FitOptions, except that Config may set only the
+	// shared Settings fields (it is laid over every method, and one method's own field would fail the others).
 	Preset string
 	Config []byte
 	Edit   func(*methods.Settings)
@@ -221,7 +222,7 @@ func benchCell(ctx context.Context, opts BenchOptions, e methods.Entry, cat, roo
 		}
 		return c, false, err
 	}
-	d, err := BuildDetector(e.Name, opts.Preset, opts.Config, opts.Edit)
+	d, err := buildShared(e.Name, opts.Preset, opts.Config, opts.Edit)
 	if err != nil {
 		return fail(err)
 	}

@@ -26,8 +26,9 @@ const (
 type FitOptions struct {
 	// Method is a catalogue name (methods.Catalogue), Preset methods.PresetCPU (default) or PresetPaper.
 	Method, Preset string
-	// Config, when not empty, is a JSON object of shared Settings fields (image_size, backbone, weights,
-	// width_div, backbone_seed, seed, feature_batch, image_score) laid over the preset's.
+	// Config, when not empty, is a JSON object laid over the preset's whole configuration: shared Settings
+	// fields (image_size, backbone, weights, width_div, backbone_seed, seed, feature_batch, image_score) and
+	// the method's own (epochs, learning_rate...); an unknown name is an error listing the known ones.
 	Config []byte
 	// Edit, when set, changes the Settings after Config (tests and notebooks shrink methods with it).
 	Edit func(*methods.Settings)
@@ -85,9 +86,16 @@ func ApplyConfig(s *methods.Settings, raw []byte) error {
 	return nil
 }
 
-// BuildDetector builds an unfitted detector of a catalogue method with a preset, a JSON Settings overlay
-// and an edit (both optional).
+// BuildDetector builds an unfitted detector of a catalogue method with a preset, a JSON object laid over
+// the preset's whole configuration (the shared Settings and the method's own fields, see
+// methods.Configure) and an edit of the shared Settings (both optional).
 func BuildDetector(method, preset string, config []byte, edit func(*methods.Settings)) (methods.Detector, error) {
+	return methods.Configure(method, preset, config, edit)
+}
+
+// buildShared is BuildDetector with the JSON restricted to the shared Settings: what bench lays over every
+// method's preset, where one method's own field would fail the others.
+func buildShared(method, preset string, config []byte, edit func(*methods.Settings)) (methods.Detector, error) {
 	var cfgErr error
 	d, err := methods.Build(method, preset, func(s *methods.Settings) {
 		cfgErr = ApplyConfig(s, config)

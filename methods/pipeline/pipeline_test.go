@@ -414,6 +414,17 @@ func TestConfigRejectsUnknownFields(t *testing.T) {
 	if _, err := BuildDetector("no-such-method", "cpu", nil, nil); err == nil {
 		t.Fatal("BuildDetector accepted an unknown method")
 	}
+	// fit's config reaches the method's own fields; bench's, laid over every method, only the shared ones.
+	d, err := BuildDetector("patchcore", "cpu", []byte(`{"image_size": 64, "weights": "random", "coreset_ratio": 0.05}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := methods.Recipe(d); !strings.Contains(string(r), `"coreset_ratio":0.05`) {
+		t.Errorf("BuildDetector with coreset_ratio 0.05: recipe %s", r)
+	}
+	if _, err := buildShared("patchcore", "cpu", []byte(`{"coreset_ratio": 0.05}`), nil); err == nil || !strings.Contains(err.Error(), "coreset_ratio") {
+		t.Errorf("bench's config with a method's own field: %v, want an error naming it", err)
+	}
 }
 
 func TestPictureNamesAreUnique(t *testing.T) {

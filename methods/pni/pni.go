@@ -818,6 +818,11 @@ func Load(dir string) (*PNI, error) {
 	return p, nil
 }
 
+// catalogueBuild and catalogueConfigure are the catalogue's Build and Configure of this method.
+var catalogueBuild, catalogueConfigure = methods.Configurable(methods.StandardPresets("pni", Paper, CPU),
+	func(c *Config) *methods.Settings { return &c.Settings },
+	func(c Config) (methods.Detector, error) { return New(c) })
+
 func init() {
 	methods.Register(methods.Entry{
 		Name:    Name,
@@ -832,21 +837,8 @@ func init() {
 		Trains:          true,
 		NeedsPretrained: true,
 		Presets:         []string{methods.PresetPaper, methods.PresetCPU},
-		Build: func(preset string, edit func(*methods.Settings)) (methods.Detector, error) {
-			var cfg Config
-			switch preset {
-			case methods.PresetPaper:
-				cfg = Paper()
-			case methods.PresetCPU:
-				cfg = CPU()
-			default:
-				return nil, fmt.Errorf("pni: unknown preset %q", preset)
-			}
-			if edit != nil {
-				edit(&cfg.Settings)
-			}
-			return New(cfg)
-		},
-		Load: func(dir string, _ methods.Manifest) (methods.Detector, error) { return Load(dir) },
+		Build:           catalogueBuild,
+		Configure:       catalogueConfigure,
+		Load:            func(dir string, _ methods.Manifest) (methods.Detector, error) { return Load(dir) },
 	})
 }

@@ -2,6 +2,11 @@ package pyramidflow
 
 import "github.com/gonomaly/gonomaly/methods"
 
+// catalogueBuild and catalogueConfigure are the catalogue's Build and Configure of this method.
+var catalogueBuild, catalogueConfigure = methods.Configurable(presetConfig,
+	func(c *Config) *methods.Settings { return &c.Settings },
+	func(c Config) (methods.Detector, error) { return New(c) })
+
 func init() {
 	methods.Register(methods.Entry{
 		Name: Name, Display: "PyramidFlow", Family: methods.DistributionMap,
@@ -12,17 +17,9 @@ func init() {
 		},
 		Summary: "A fully invertible flow on a Laplacian pyramid of the image maps normal images to one latent template; the latent pyramid difference from it is the anomaly map.",
 		Trains:  true, NeedsPretrained: true,
-		Presets: []string{methods.PresetPaper, methods.PresetCPU, PresetPaperLite, PresetCPULite},
-		Build: func(preset string, edit func(*methods.Settings)) (methods.Detector, error) {
-			cfg, err := presetConfig(preset)
-			if err != nil {
-				return nil, err
-			}
-			if edit != nil {
-				edit(&cfg.Settings)
-			}
-			return New(cfg)
-		},
-		Load: func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir) },
+		Presets:   []string{methods.PresetPaper, methods.PresetCPU, PresetPaperLite, PresetCPULite},
+		Build:     catalogueBuild,
+		Configure: catalogueConfigure,
+		Load:      func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir) },
 	})
 }

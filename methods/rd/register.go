@@ -1,6 +1,10 @@
 package rd
 
-import "github.com/gonomaly/gonomaly/methods"
+import (
+	"fmt"
+
+	"github.com/gonomaly/gonomaly/methods"
+)
 
 func init() {
 	methods.Register(methods.Entry{
@@ -12,9 +16,10 @@ func init() {
 		},
 		Summary: "A student decoder rebuilds a frozen teacher's features from a one-class bottleneck; it fails where the image is anomalous.",
 		Trains:  true, NeedsPretrained: true,
-		Presets: []string{methods.PresetPaper, methods.PresetCPU},
-		Build:   func(p string, edit func(*methods.Settings)) (methods.Detector, error) { return newPreset(RD, p, edit) },
-		Load:    func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir, string(RD)) },
+		Presets:   []string{methods.PresetPaper, methods.PresetCPU},
+		Build:     rdBuild,
+		Configure: rdConfigure,
+		Load:      func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir, string(RD)) },
 	})
 	methods.Register(methods.Entry{
 		Name: string(RDPlusPlus), Display: "RD++", Family: methods.TeacherStudent,
@@ -26,21 +31,27 @@ func init() {
 		},
 		Summary: "Reverse Distillation with a projection trained on pseudo-anomalies to keep only normal information.",
 		Trains:  true, NeedsPretrained: true,
-		Presets: []string{methods.PresetPaper, methods.PresetCPU},
-		Build: func(p string, edit func(*methods.Settings)) (methods.Detector, error) {
-			return newPreset(RDPlusPlus, p, edit)
-		},
-		Load: func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir, string(RDPlusPlus)) },
+		Presets:   []string{methods.PresetPaper, methods.PresetCPU},
+		Build:     rdppBuild,
+		Configure: rdppConfigure,
+		Load:      func(dir string, _ methods.Manifest) (methods.Detector, error) { return load(dir, string(RDPlusPlus)) },
 	})
 }
 
-func newPreset(v Variant, preset string, edit func(*methods.Settings)) (methods.Detector, error) {
-	cfg, err := presetConfig(v, preset)
-	if err != nil {
-		return nil, err
-	}
-	if edit != nil {
-		edit(&cfg.Settings)
-	}
-	return New(cfg)
+// variantBuilders returns the catalogue's Build and Configure of variant v.
+func variantBuilders(v Variant) (func(string, func(*methods.Settings)) (methods.Detector, error),
+	func(string, []byte, func(*methods.Settings)) (methods.Detector, error)) {
+	return methods.Configurable(func(p string) (Config, error) { return presetConfig(v, p) },
+		func(c *Config) *methods.Settings { return &c.Settings },
+		func(c Config) (methods.Detector, error) {
+			if c.Variant != v { // the method's name is its variant: a config cannot switch it
+				return nil, fmt.Errorf("config: variant %q: build the %q method instead of %q", c.Variant, c.Variant, v)
+			}
+			return New(c)
+		})
 }
+
+var (
+	rdBuild, rdConfigure     = variantBuilders(RD)
+	rdppBuild, rdppConfigure = variantBuilders(RDPlusPlus)
+)

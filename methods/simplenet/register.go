@@ -1,10 +1,18 @@
 package simplenet
 
 import (
-	"fmt"
-
 	"github.com/gonomaly/gonomaly/methods"
 )
+
+// catalogueBuild and catalogueConfigure are the catalogue's Build and Configure of this method.
+var catalogueBuild, catalogueConfigure = methods.Configurable(methods.StandardPresets("simplenet", Paper, CPU),
+	func(c *Config) *methods.Settings { return &c.Settings },
+	func(c Config) (methods.Detector, error) { return New(c) })
+
+// svddBuild and svddConfigure are the catalogue's Build and Configure of this method.
+var svddBuild, svddConfigure = methods.Configurable(methods.StandardPresets("deepsvdd", SVDDPaper, SVDDCPU),
+	func(c *SVDDConfig) *methods.Settings { return &c.Settings },
+	func(c SVDDConfig) (methods.Detector, error) { return NewSVDD(c) })
 
 func init() {
 	methods.Register(methods.Entry{
@@ -16,23 +24,10 @@ func init() {
 		},
 		Summary: "A discriminator learns the boundary of adapted normal patch features against the same features with Gaussian noise added.",
 		Trains:  true, NeedsPretrained: true,
-		Presets: []string{methods.PresetPaper, methods.PresetCPU},
-		Build: func(preset string, edit func(*methods.Settings)) (methods.Detector, error) {
-			var cfg Config
-			switch preset {
-			case methods.PresetPaper:
-				cfg = Paper()
-			case methods.PresetCPU:
-				cfg = CPU()
-			default:
-				return nil, fmt.Errorf("simplenet: unknown preset %q", preset)
-			}
-			if edit != nil {
-				edit(&cfg.Settings)
-			}
-			return New(cfg)
-		},
-		Load: func(dir string, _ methods.Manifest) (methods.Detector, error) { return Load(dir) },
+		Presets:   []string{methods.PresetPaper, methods.PresetCPU},
+		Build:     catalogueBuild,
+		Configure: catalogueConfigure,
+		Load:      func(dir string, _ methods.Manifest) (methods.Detector, error) { return Load(dir) },
 	})
 	methods.Register(methods.Entry{
 		Name: SVDDName, Display: "Deep SVDD", Family: methods.OneClass,
@@ -43,22 +38,9 @@ func init() {
 		},
 		Summary: "A bias-free network pulls normal patch features towards a fixed centre; a patch scores its distance to it.",
 		Trains:  true, NeedsPretrained: true,
-		Presets: []string{methods.PresetPaper, methods.PresetCPU},
-		Build: func(preset string, edit func(*methods.Settings)) (methods.Detector, error) {
-			var cfg SVDDConfig
-			switch preset {
-			case methods.PresetPaper:
-				cfg = SVDDPaper()
-			case methods.PresetCPU:
-				cfg = SVDDCPU()
-			default:
-				return nil, fmt.Errorf("deepsvdd: unknown preset %q", preset)
-			}
-			if edit != nil {
-				edit(&cfg.Settings)
-			}
-			return NewSVDD(cfg)
-		},
-		Load: func(dir string, _ methods.Manifest) (methods.Detector, error) { return LoadSVDD(dir) },
+		Presets:   []string{methods.PresetPaper, methods.PresetCPU},
+		Build:     svddBuild,
+		Configure: svddConfigure,
+		Load:      func(dir string, _ methods.Manifest) (methods.Detector, error) { return LoadSVDD(dir) },
 	})
 }

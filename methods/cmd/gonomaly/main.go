@@ -2,6 +2,7 @@
 // a user of anomalib's command line recognises:
 //
 //	gonomaly methods                                          # the catalogue
+//	gonomaly config -method rd > rd.json                      # a preset's whole configuration, to edit
 //	gonomaly fit -method patchcore -data DIR -out MODEL       # fit (resumable where the method trains)
 //	gonomaly predict -model MODEL -images DIR_OR_FILES -out DIR   # CSV + PNG map and overlay per image
 //	gonomaly eval -model MODEL -data DIR                      # metrics.json + report.html
@@ -15,7 +16,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,6 +38,7 @@ const usage = `usage: gonomaly <command> [flags]
 
 commands:
   methods   list the catalogue's methods
+  config    print a method's preset configuration as JSON (edit it, then fit -config FILE)
   fit       fit a method on a folder of normal images and store a model folder
   predict   score images with a model: predictions.csv, maps/*.png, overlays/*.png
   eval      evaluate a model on a labelled MVTec-layout folder: metrics.json, report.html
@@ -72,6 +76,8 @@ func run(ctx context.Context, cmd string, args []string) error {
 	switch cmd {
 	case "methods":
 		return listMethods()
+	case "config":
+		return printConfig(args)
 	case "fit":
 		return fit(ctx, args)
 	case "predict":
@@ -86,6 +92,41 @@ func run(ctx context.Context, cmd string, args []string) error {
 	}
 	fmt.Fprint(os.Stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// printConfig writes a method's preset configuration, every field, as indented JSON: the file fit -config
+// takes, to edit.
+func printConfig(args []string) error {
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	method := fs.String("method", "", "catalogue name of the method (gonomaly methods lists them)")
+	preset := fs.String("preset", methods.PresetCPU, "preset: cpu or paper")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *method == "" {
+		return errors.New("config: -method is required")
+	}
+	d, err := methods.Configure(*method, *preset, nil, nil)
+	if err != nil {
+		return err
+	}
+	raw, ok := methods.Recipe(d)
+	if !ok {
+		return fmt.Errorf("config: %s does not report its configuration", *method)
+	}
+	var r struct {
+		Config json.RawMessage `json:"config"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, r.Config, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = os.Stdout.Write(out.Bytes())
+	return err
 }
 
 func listMethods() error {
@@ -113,7 +154,7 @@ func fit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fit", flag.ContinueOnError)
 	method := fs.String("method", "", "catalogue name of the method (gonomaly methods lists them)")
 	preset := fs.String("preset", methods.PresetCPU, "preset: cpu or paper")
-	config := fs.String("config", "", "JSON file of shared settings laid over the preset (image_size, backbone, weights, width_div, seed, feature_batch, image_score)")
+	config := fs.String("config", "", "JSON file laid over the preset's configuration: shared settings (image_size, backbone, weights, seed, feature_batch...) and the method's own fields (epochs, learning_rate...); `gonomaly config -method NAME` prints them all")
 	data := fs.String("data", "", "MVTec-layout category folder or plain folder of normal images")
 	out := fs.String("out", "", "model folder to write")
 	val := fs.Float64("val", pipeline.DefaultValFraction, "fraction of the normal images held out for the threshold")

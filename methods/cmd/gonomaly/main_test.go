@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,5 +54,36 @@ func TestCommandsEndToEnd(t *testing.T) {
 	}
 	if err := run(ctx, "frobnicate", nil); err == nil {
 		t.Error("an unknown command was accepted")
+	}
+}
+
+// TestConfigCommand: `gonomaly config` prints a preset's whole configuration as JSON, method-specific
+// fields included, and fit accepts that file back.
+func TestConfigCommand(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w
+	err = run(context.Background(), "config", []string{"-method", "patchcore"})
+	os.Stdout = stdout
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	var cfg map[string]any
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatalf("config output is not JSON: %v\n%s", err, out)
+	}
+	if cfg["coreset_ratio"] == nil || cfg["image_size"] == nil {
+		t.Errorf("config output lacks coreset_ratio or image_size: %s", out)
+	}
+	if _, err := pipeline.BuildDetector("patchcore", "cpu", out, nil); err != nil {
+		t.Errorf("the printed config does not build: %v", err)
+	}
+	if err := run(context.Background(), "config", []string{"-method", "patchcore", "-preset", "huge"}); err == nil {
+		t.Error("an unknown preset was accepted")
 	}
 }
