@@ -78,3 +78,21 @@ func TestConfigureReachesEveryField(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainingMethodsResume: every catalogue method that trains implements methods.Resumable, so that
+// gonomaly fit checkpoints it and resumes after Ctrl-C (each package's tests cover its resumption), except
+// PNI, whose training (a small MLP over cached features, minutes at most) keeps no checkpoint.
+func TestTrainingMethodsResume(t *testing.T) {
+	for _, e := range methods.Catalogue() {
+		if !e.Trains || e.Name == "pni" {
+			continue
+		}
+		d, err := methods.Build(e.Name, methods.PresetCPU, tiny)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := d.(methods.Resumable); !ok {
+			t.Errorf("%s trains but does not implement methods.Resumable", e.Name)
+		}
+	}
+}
