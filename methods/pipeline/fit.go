@@ -173,7 +173,7 @@ func Fit(ctx context.Context, opts FitOptions) (*Model, error) {
 	th.NormalSource = source
 	abs, _ := filepath.Abs(opts.Data)
 	info := Info{Method: entry.Name, Display: entry.Display, Family: string(entry.Family), Preset: opts.Preset, Settings: s,
-		Data: abs, Layout: layout, TrainImages: ds.Train.Len(), ValImages: ds.Val.Len(),
+		Data: abs, Layout: layout, TrainImages: ds.Train.Len(), ValImages: ds.Val.Len(), Config: recipeConfig(d),
 		FitSeconds: fitTime.Seconds(), Resumed: resumed, Created: time.Now().UTC().Round(time.Second)}
 	if err := writeJSON(filepath.Join(opts.Out, ThresholdsFile), th); err != nil {
 		return nil, err
@@ -251,4 +251,19 @@ func (m *Model) Describe() string {
 		fmt.Fprintf(&b, "\nnote: %d held-out images make a rough quantile; more normal images (or -val) make the false-alarm rate hold", m.Info.ValImages)
 	}
 	return b.String()
+}
+
+// recipeConfig returns the configuration part of d's recipe (nil when d has none).
+func recipeConfig(d methods.Detector) json.RawMessage {
+	raw, ok := methods.Recipe(d)
+	if !ok {
+		return nil
+	}
+	var r struct {
+		Config json.RawMessage `json:"config"`
+	}
+	if json.Unmarshal(raw, &r) != nil {
+		return nil
+	}
+	return r.Config
 }

@@ -32,6 +32,9 @@ type Info struct {
 	Family   string           `json:"family"`
 	Preset   string           `json:"preset"`
 	Settings methods.Settings `json:"settings"`
+	// Config is the method's whole configuration as fitted (methods.Recipe): the settings above and the
+	// method's own fields, e.g. epochs set through -config. Empty in models written before it existed.
+	Config json.RawMessage `json:"config,omitempty"`
 	// Data is the folder the model was fitted on and Layout how it is organised.
 	Data   string `json:"data"`
 	Layout Layout `json:"layout"`

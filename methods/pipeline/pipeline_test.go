@@ -51,9 +51,13 @@ func TestFitPredictEvaluateMVTecFolder(t *testing.T) {
 	tmp := t.TempDir()
 	data := writeCarpet(t, filepath.Join(tmp, "data"))
 	modelDir := filepath.Join(tmp, "model")
-	m, err := Fit(ctx, FitOptions{Method: "patchcore", Edit: tiny, Data: data, Out: modelDir, FalseAlarmRate: 0.1})
+	m, err := Fit(ctx, FitOptions{Method: "patchcore", Edit: tiny, Data: data, Out: modelDir, FalseAlarmRate: 0.1,
+		Config: []byte(`{"coreset_ratio": 0.2}`)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(m.Info.Config), `"coreset_ratio":0.2`) {
+		t.Errorf("info config %s: want the method's own field set by Config", m.Info.Config)
 	}
 	if m.Info.Layout != MVTecLayout || m.Info.TrainImages+m.Info.ValImages != 12 || m.Info.ValImages == 0 {
 		t.Fatalf("info %+v: want the MVTec layout and 12 normal images split into train and validation", m.Info)
