@@ -90,3 +90,27 @@ func BenchmarkColumnGather(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCouplingChain is an affine coupling's element-wise work at CFLOW-AD's inference size: a soft
+// clamp (tanh) of the scale, its exponential, times the moved half plus the shift, on [32768, 128].
+func BenchmarkCouplingChain(b *testing.B) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	x, s, t := randTensor(rng, dtypes.Float32, 32768, 128), randTensor(rng, dtypes.Float32, 32768, 128), randTensor(rng, dtypes.Float32, 32768, 128)
+	e, err := NewExec(compute.MustBackend(), func(x, s, t *Node) *Node {
+		return Add(Mul(x, Exp(MulScalar(Tanh(DivScalar(s, 1.9)), 1.9))), t)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.Exec(x, s, t); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		out, err := e.Exec(x, s, t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[0].FinalizeAll()
+	}
+}

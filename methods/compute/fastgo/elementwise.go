@@ -55,6 +55,12 @@ func unaryFloat[T float](op backends.OpType) (kernel, error) {
 	case backends.OpTypeIsNaN:
 		return mapKernel(func(x T) bool { return x != x }), nil
 	}
+	if is32[T]() && has32(op) {
+		return func(ins []tensor, out tensor) {
+			x, y := ins[0].data.([]float32), out.data.([]float32)
+			parallelFor(len(y), elementGrain, func(lo, hi int) { unary32(op, y[lo:hi], x[lo:hi]) })
+		}, nil
+	}
 	if f := unaryFunc[T](op); f != nil {
 		return mapKernel(f), nil
 	}
@@ -65,6 +71,16 @@ func unaryFloat[T float](op backends.OpType) (kernel, error) {
 func unaryFunc[T float](op backends.OpType) func(T) T {
 	f64 := func(f func(float64) float64) func(T) T {
 		return func(x T) T { return T(f(float64(x))) }
+	}
+	if is32[T]() { // the single-precision functions of mathf.go, as the element loops use them
+		switch op {
+		case backends.OpTypeExp:
+			return func(x T) T { return T(exp32(float32(x))) }
+		case backends.OpTypeTanh:
+			return func(x T) T { return T(tanh32(float32(x))) }
+		case backends.OpTypeLogistic:
+			return func(x T) T { return T(logistic32(float32(x))) }
+		}
 	}
 	switch op {
 	case backends.OpTypeNeg:

@@ -348,6 +348,9 @@ func fusedKernelOf[T float](prog, leaves []*Node, inners []int) kernel {
 // applyUnary writes f(x) into dst, with direct loops for the cheapest ops.
 func applyUnary[T float](op backends.OpType, f func(T) T, dst, x []T) {
 	x = x[:len(dst)]
+	if d32, ok := any(dst).([]float32); ok && unary32(op, d32, any(x).([]float32)) {
+		return
+	}
 	switch op {
 	case backends.OpTypeNeg:
 		for j, v := range x {
