@@ -184,6 +184,12 @@ func Configure(name, preset string, raw []byte, edit func(*Settings)) (Detector,
 	if e.Configure != nil {
 		return e.Configure(preset, raw, edit)
 	}
+	return ConfigureShared(name, preset, raw, edit)
+}
+
+// ConfigureShared is Configure with raw restricted to the shared Settings fields, whatever the method:
+// for a config laid over many methods at once, where one method's own field would fail the others.
+func ConfigureShared(name, preset string, raw []byte, edit func(*Settings)) (Detector, error) {
 	var cfgErr error
 	d, err := Build(name, preset, func(s *Settings) {
 		cfgErr = decodeOver(s, raw)

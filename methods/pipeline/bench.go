@@ -222,7 +222,7 @@ func benchCell(ctx context.Context, opts BenchOptions, e methods.Entry, cat, roo
 		}
 		return c, false, err
 	}
-	d, err := buildShared(e.Name, opts.Preset, opts.Config, opts.Edit)
+	d, err := methods.ConfigureShared(e.Name, opts.Preset, opts.Config, opts.Edit)
 	if err != nil {
 		return fail(err)
 	}

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,41 +71,11 @@ func (o FitOptions) withDefaults() (FitOptions, error) {
 	return o, nil
 }
 
-// ApplyConfig lays the JSON object raw (shared Settings fields only) over s. Unknown fields are an
-// error naming them, since a misspelt field silently ignored would fit something else than asked.
-func ApplyConfig(s *methods.Settings, raw []byte) error {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(s); err != nil {
-		return fmt.Errorf("config: %w (the config sets the shared settings: image_size, backbone, weights, width_div, backbone_seed, seed, feature_batch, image_score)", err)
-	}
-	return nil
-}
-
 // BuildDetector builds an unfitted detector of a catalogue method with a preset, a JSON object laid over
 // the preset's whole configuration (the shared Settings and the method's own fields, see
 // methods.Configure) and an edit of the shared Settings (both optional).
 func BuildDetector(method, preset string, config []byte, edit func(*methods.Settings)) (methods.Detector, error) {
 	return methods.Configure(method, preset, config, edit)
-}
-
-// buildShared is BuildDetector with the JSON restricted to the shared Settings: what bench lays over every
-// method's preset, where one method's own field would fail the others.
-func buildShared(method, preset string, config []byte, edit func(*methods.Settings)) (methods.Detector, error) {
-	var cfgErr error
-	d, err := methods.Build(method, preset, func(s *methods.Settings) {
-		cfgErr = ApplyConfig(s, config)
-		if edit != nil {
-			edit(s)
-		}
-	})
-	if cfgErr != nil {
-		return nil, cfgErr
-	}
-	return d, err
 }
 
 // Fit fits a method on a data folder and writes the model folder opts.Out: the detector, a threshold from

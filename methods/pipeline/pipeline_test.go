@@ -408,25 +408,28 @@ func TestBenchKeepsFinishedCells(t *testing.T) {
 }
 
 func TestConfigRejectsUnknownFields(t *testing.T) {
-	var s methods.Settings
-	if err := ApplyConfig(&s, []byte(`{"image_size": 96, "feature_batch": 2}`)); err != nil || s.ImageSize != 96 || s.FeatureBatch != 2 {
-		t.Fatalf("ApplyConfig: %v, settings %+v", err, s)
+	d, err := methods.ConfigureShared("patchcore", "cpu", []byte(`{"image_size": 96, "feature_batch": 2}`), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := ApplyConfig(&s, []byte(`{"imagesize": 96}`)); err == nil || !strings.Contains(err.Error(), "imagesize") {
+	if s := d.(methods.Configured).Settings(); s.ImageSize != 96 || s.FeatureBatch != 2 {
+		t.Fatalf("ConfigureShared: settings %+v", s)
+	}
+	if _, err := BuildDetector("patchcore", "cpu", []byte(`{"imagesize": 96}`), nil); err == nil || !strings.Contains(err.Error(), "imagesize") {
 		t.Fatalf("misspelt field: %v, want an error naming it", err)
 	}
 	if _, err := BuildDetector("no-such-method", "cpu", nil, nil); err == nil {
 		t.Fatal("BuildDetector accepted an unknown method")
 	}
 	// fit's config reaches the method's own fields; bench's, laid over every method, only the shared ones.
-	d, err := BuildDetector("patchcore", "cpu", []byte(`{"image_size": 64, "weights": "random", "coreset_ratio": 0.05}`), nil)
+	d, err = BuildDetector("patchcore", "cpu", []byte(`{"image_size": 64, "weights": "random", "coreset_ratio": 0.05}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := methods.Recipe(d); !strings.Contains(string(r), `"coreset_ratio":0.05`) {
 		t.Errorf("BuildDetector with coreset_ratio 0.05: recipe %s", r)
 	}
-	if _, err := buildShared("patchcore", "cpu", []byte(`{"coreset_ratio": 0.05}`), nil); err == nil || !strings.Contains(err.Error(), "coreset_ratio") {
+	if _, err := methods.ConfigureShared("patchcore", "cpu", []byte(`{"coreset_ratio": 0.05}`), nil); err == nil || !strings.Contains(err.Error(), "coreset_ratio") {
 		t.Errorf("bench's config with a method's own field: %v, want an error naming it", err)
 	}
 }
